@@ -1,0 +1,125 @@
+package fourfold.devices;
+
+import java.util.concurrent.ForkJoinPool;
+import java.util.concurrent.ForkJoinTask;
+import java.util.concurrent.ForkJoinWorkerThread;
+
+/**
+ * One simulated GPU: an index, its own pool of worker threads (intra-op parallelism, like the
+ * SMs of a GPU), its fixed-size memory and its simulated clock.
+ */
+public final class Device implements AutoCloseable {
+    private final int index;
+    private final int threads;
+    private final DeviceMemory memory;
+    private final ForkJoinPool pool;
+    private final SimClock clock = new SimClock();
+    private volatile ComputeSpec spec;
+    private volatile KernelListener kernelListener;
+
+    /** Receives every kernel's modeled cost (the trace records it as a compute span). */
+    public interface KernelListener {
+        void kernel(Device device, String name, double start, double seconds, double flops, double bytes);
+    }
+
+    /** A body run over a sub-range [start, end) of a parallel loop. */
+    @FunctionalInterface
+    public interface RangeBody {
+        void run(int start, int end);
+    }
+
+    public Device(int index, long memoryBytes, int threads) {
+        this(index, memoryBytes, threads, ComputeSpec.CPU_CORE);
+    }
+
+    public Device(int index, long memoryBytes, int threads, ComputeSpec spec) {
+        if (threads < 1) throw new IllegalArgumentException("device " + index + ": threads per device must be >= 1, got " + threads);
+        this.index = index;
+        this.threads = threads;
+        this.spec = spec;
+        this.memory = new DeviceMemory(index, memoryBytes);
+        this.pool = new ForkJoinPool(threads, p -> {
+            ForkJoinWorkerThread t = ForkJoinPool.defaultForkJoinWorkerThreadFactory.newThread(p);
+            t.setName("gpu" + index + "-worker-" + t.getPoolIndex());
+            t.setDaemon(true);
+            return t;
+        }, null, false);
+    }
+
+    /** Worker threads for a machine with {@code cores} cores shared by {@code devices} devices: at least 1. */
+    public static int defaultThreads(int cores, int devices) {
+        return Math.max(1, cores / Math.max(1, devices));
+    }
+
+    public int index() {
+        return index;
+    }
+
+    public int threads() {
+        return threads;
+    }
+
+    public DeviceMemory memory() {
+        return memory;
+    }
+
+    public ForkJoinPool pool() {
+        return pool;
+    }
+
+    public SimClock clock() {
+        return clock;
+    }
+
+    public ComputeSpec spec() {
+        return spec;
+    }
+
+    public void setSpec(ComputeSpec spec) {
+        this.spec = spec;
+    }
+
+    public void setKernelListener(KernelListener listener) {
+        this.kernelListener = listener;
+    }
+
+    /** Advances the simulated clock by a kernel's modeled cost (roofline of {@link #spec()}). */
+    public void recordCompute(String kernel, double flops, double bytes) {
+        double start = clock.now();
+        double seconds = spec.cost(flops, bytes);
+        clock.advanceBy(seconds);
+        KernelListener l = kernelListener;
+        if (l != null) l.kernel(this, kernel, start, seconds, flops, bytes);
+    }
+
+    /**
+     * Runs {@code body} over [0, n) split into contiguous chunks across this device's workers.
+     * With one worker, or a single chunk, the calling thread runs it (no hand-off cost).
+     */
+    public void parallelFor(int n, int minChunk, RangeBody body) {
+        if (n <= 0) return;
+        int chunks = Math.min(threads, Math.max(1, n / Math.max(1, minChunk)));
+        if (chunks <= 1) {
+            body.run(0, n);
+            return;
+        }
+        ForkJoinTask<?>[] tasks = new ForkJoinTask<?>[chunks];
+        for (int c = 0; c < chunks; c++) {
+            int start = (int) ((long) n * c / chunks);
+            int end = (int) ((long) n * (c + 1) / chunks);
+            tasks[c] = pool.submit(() -> body.run(start, end));
+        }
+        for (ForkJoinTask<?> t : tasks) t.join();
+    }
+
+    @Override
+    public void close() {
+        pool.shutdownNow();
+        memory.close();
+    }
+
+    @Override
+    public String toString() {
+        return "GPU " + index;
+    }
+}

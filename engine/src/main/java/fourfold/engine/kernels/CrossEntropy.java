@@ -1,0 +1,22 @@
+package fourfold.engine.kernels;
+
+import fourfold.engine.tensor.Tensor;
+
+/** Softmax cross-entropy over the vocabulary, fused with its gradient. */
+public final class CrossEntropy {
+    private CrossEntropy() {}
+
+    /**
+     * logits (N,V), targets (N) -> returns the SUM over rows of -log softmax(logits)[target]
+     * (accumulated in double), and writes dlogits (N,V) = (softmax - onehot) * gradScale.
+     * dlogits may be the logits tensor itself (in place).
+     */
+    public static double forwardBackward(Tensor logits, int[] targets, float gradScale, Tensor dlogits) {
+        throw new UnsupportedOperationException("not implemented yet");
+    }
+
+    /** Sum of the row losses, no gradient (evaluation). */
+    public static double forward(Tensor logits, int[] targets) {
+        throw new UnsupportedOperationException("not implemented yet");
+    }
+}
