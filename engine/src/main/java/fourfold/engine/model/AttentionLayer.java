@@ -1,0 +1,86 @@
+package fourfold.engine.model;
+
+import fourfold.devices.MemoryTag;
+import fourfold.engine.kernels.Attention;
+import fourfold.engine.kernels.AttentionShape;
+import fourfold.engine.kernels.Rope;
+import fourfold.engine.tensor.Tensor;
+import fourfold.engine.tp.TensorParallel;
+
+import java.util.List;
+
+/**
+ * Causal self-attention with GQA and RoPE. Under tensor parallel each rank owns nh/tp query heads
+ * and nkv/tp kv heads: q, k, v are column-parallel, o is row-parallel (Megatron's f ... g).
+ */
+public final class AttentionLayer {
+    private final Linear wq, wk, wv, wo;
+    private final int nh, nkv, hs; // heads on this rank
+    private final Rope rope;
+    private final TensorParallel tp;
+
+    public AttentionLayer(Linear wq, Linear wk, Linear wv, Linear wo, int nhLocal, int nkvLocal, int hs, Rope rope, TensorParallel tp) {
+        this.wq = wq;
+        this.wk = wk;
+        this.wv = wv;
+        this.wo = wo;
+        this.nh = nhLocal;
+        this.nkv = nkvLocal;
+        this.hs = hs;
+        this.rope = rope;
+        this.tp = tp;
+    }
+
+    public List<Parameter> parameters() {
+        return List.of(wq.weight(), wk.weight(), wv.weight(), wo.weight());
+    }
+
+    /** What backward needs: rotated q and k, v, the attention output before o, and its log-sum-exp. */
+    public record Saved(Tensor q, Tensor k, Tensor v, Tensor y, Tensor lse) implements AutoCloseable {
+        @Override
+        public void close() {
+            q.close();
+            k.close();
+            v.close();
+            y.close();
+            lse.close();
+        }
+    }
+
+    private AttentionShape shape(MicroBatch mb) {
+        return new AttentionShape(mb.B(), mb.T(), mb.T(), nh, nkv, hs);
+    }
+
+    /** xn (B*T, C) -> out (B*T, C), the output summed over the tp group; returns what backward needs. */
+    public Saved forward(Tensor xn, MicroBatch mb, Tensor out, String label) {
+        Tensor q = wq.forward(xn, label + ".q"); // (B, T, nh, hs)
+        Tensor k = wk.forward(xn, label + ".k"); // (B, T, nkv, hs)
+        Tensor v = wv.forward(xn, label + ".v"); // (B, T, nkv, hs)
+        rope.forward(q, mb.B(), mb.T(), nh, mb.positions());
+        rope.forward(k, mb.B(), mb.T(), nkv, mb.positions());
+        Tensor y = Tensor.empty(xn.device(), MemoryTag.ACTIVATIONS, label + ".y", mb.tokens(), nh * hs);
+        Tensor lse = Tensor.empty(xn.device(), MemoryTag.ACTIVATIONS, label + ".lse", mb.B(), nh, mb.T());
+        Attention.forward(q, k, v, y, lse, shape(mb), mb.mask());
+        wo.forward(y, out);
+        tp.gForward(out);
+        return new Saved(q, k, v, y, lse);
+    }
+
+    /** dout (B*T, C), xn (B*T, C) -> dxn (B*T, C) overwritten; weight gradients accumulate. */
+    public void backward(Tensor dout, Tensor xn, MicroBatch mb, Saved s, Tensor dxn) {
+        var dev = xn.device();
+        try (Tensor dy = Tensor.empty(dev, MemoryTag.ACTIVATIONS, "dy", mb.tokens(), nh * hs);
+             Tensor dq = Tensor.zeros(dev, MemoryTag.ACTIVATIONS, "dq", mb.tokens(), nh * hs);
+             Tensor dk = Tensor.zeros(dev, MemoryTag.ACTIVATIONS, "dk", mb.tokens(), nkv * hs);
+             Tensor dv = Tensor.zeros(dev, MemoryTag.ACTIVATIONS, "dv", mb.tokens(), nkv * hs)) {
+            wo.backward(dout, s.y(), dy, false);
+            Attention.backward(dy, s.q(), s.k(), s.v(), s.y(), s.lse(), dq, dk, dv, shape(mb), mb.mask());
+            rope.backward(dq, mb.B(), mb.T(), nh, mb.positions());
+            rope.backward(dk, mb.B(), mb.T(), nkv, mb.positions());
+            wq.backward(dq, xn, dxn, false);
+            wk.backward(dk, xn, dxn, true);
+            wv.backward(dv, xn, dxn, true);
+            tp.fBackward(dxn);
+        }
+    }
+}
