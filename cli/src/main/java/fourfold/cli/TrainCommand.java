@@ -1,0 +1,206 @@
+package fourfold.cli;
+
+import fourfold.devices.Bytes;
+import fourfold.engine.UserError;
+import fourfold.engine.data.Sampling;
+import fourfold.engine.model.LlamaConfig;
+import fourfold.engine.train.Checkpoints;
+import fourfold.engine.train.Layout;
+import fourfold.engine.train.LrSchedule;
+import fourfold.engine.train.StepMetrics;
+import fourfold.engine.train.TrainOptions;
+import fourfold.engine.train.Trainer;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+
+@Command(name = "train", mixinStandardHelpOptions = true,
+        description = "Train a Llama model (default: the `tiny` preset on the embedded Tiny Shakespeare corpus).")
+final class TrainCommand implements Callable<Integer> {
+    @Option(names = "--preset", defaultValue = "tiny", description = "Model preset: test, tiny, small (default: ${DEFAULT-VALUE}).")
+    String preset;
+    @Option(names = "--data", description = "Training text file (default: the embedded Tiny Shakespeare corpus).")
+    Path data;
+    @Option(names = "--steps", defaultValue = "2000", description = "Optimizer steps (default: ${DEFAULT-VALUE}).")
+    int steps;
+    @Option(names = "--batch", defaultValue = "12", description = "Global batch: sequences per step (default: ${DEFAULT-VALUE}).")
+    int batch;
+    @Option(names = "--seq", description = "Tokens per sequence (default: the model's max_position_embeddings).")
+    Integer seq;
+    @Option(names = "--lr", defaultValue = "1e-3", description = "Peak learning rate (default: ${DEFAULT-VALUE}).")
+    double lr;
+    @Option(names = "--min-lr", description = "Final learning rate of the cosine schedule (default: lr / 10).")
+    Double minLr;
+    @Option(names = "--lr-schedule", defaultValue = "cosine", description = "cosine (with warmup) or constant (default: ${DEFAULT-VALUE}).")
+    String lrSchedule;
+    @Option(names = "--warmup", defaultValue = "100", description = "Warmup steps (default: ${DEFAULT-VALUE}).")
+    int warmup;
+    @Option(names = "--weight-decay", defaultValue = "0.1", description = "AdamW weight decay on 2-D weights (default: ${DEFAULT-VALUE}).")
+    double weightDecay;
+    @Option(names = "--beta1", defaultValue = "0.9", description = "AdamW beta1 (default: ${DEFAULT-VALUE}).")
+    double beta1;
+    @Option(names = "--beta2", defaultValue = "0.99", description = "AdamW beta2 (default: ${DEFAULT-VALUE}).")
+    double beta2;
+    @Option(names = "--clip", defaultValue = "1.0", description = "Global gradient-norm clip, 0 disables (default: ${DEFAULT-VALUE}).")
+    double clip;
+    @Option(names = "--seed", defaultValue = "1337", description = "Seed for weights and batches (default: ${DEFAULT-VALUE}).")
+    long seed;
+    @Option(names = "--sampling", defaultValue = "random", description = "random or sequential batches (default: ${DEFAULT-VALUE}).")
+    String sampling;
+    @Option(names = "--micro-batches", defaultValue = "1", description = "Gradient accumulation: micro-batches per step (default: ${DEFAULT-VALUE}).")
+    int microBatches;
+    @Option(names = "--eval-every", defaultValue = "250", description = "Validation loss every N steps, 0: only at the end (default: ${DEFAULT-VALUE}).")
+    int evalEvery;
+    @Option(names = "--eval-windows", defaultValue = "0", description = "Validation windows per evaluation, 0: the whole split (default: ${DEFAULT-VALUE}).")
+    int evalWindows;
+    @Option(names = "--init", description = "Start from this checkpoint's weights (and its config) with a fresh optimizer.")
+    Path init;
+    @Option(names = "--resume", description = "Continue the run saved in this checkpoint (weights, optimizer, step).")
+    Path resume;
+    @Option(names = "--out", defaultValue = "checkpoints/latest", description = "Checkpoint directory written at the end (default: ${DEFAULT-VALUE}).")
+    Path out;
+    @Option(names = "--save-every", defaultValue = "0", description = "Also save the checkpoint every N steps (default: only at the end).")
+    int saveEvery;
+    @Option(names = "--metrics-out", description = "Write one JSON object per step to this file (JSON Lines).")
+    Path metricsOut;
+    @Option(names = "--dp", defaultValue = "1", description = "Data-parallel size (default: ${DEFAULT-VALUE}).")
+    int dp;
+    @Option(names = "--tp", defaultValue = "1", description = "Tensor-parallel size (default: ${DEFAULT-VALUE}).")
+    int tp;
+    @Option(names = "--pp", defaultValue = "1", description = "Pipeline-parallel size (default: ${DEFAULT-VALUE}).")
+    int pp;
+    @Option(names = "--cp", defaultValue = "1", description = "Context-parallel size (default: ${DEFAULT-VALUE}).")
+    int cp;
+    @Option(names = "--zero", defaultValue = "0", description = "ZeRO stage 0-3 for data parallel (default: ${DEFAULT-VALUE}).")
+    int zero;
+    @Option(names = "--sequence-parallel", description = "Shard norm/residual activations over the tp group.")
+    boolean sequenceParallel;
+    @Option(names = "--threads-per-device", description = "Worker threads per simulated device (default: cores / devices, at least 1).")
+    Integer threadsPerDevice;
+    @Option(names = "--device-memory", defaultValue = "1g", description = "Memory of each simulated device, e.g. 512m, 2g (default: ${DEFAULT-VALUE}).")
+    String deviceMemory;
+    @Option(names = "--no-progress", description = "No progress bar (log lines only).")
+    boolean noProgress;
+
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public Integer call() throws Exception {
+        if (resume != null && init != null) throw new UserError("--init and --resume exclude each other: --resume continues a run, --init starts a new one from weights");
+        TrainOptions options;
+        if (resume != null) {
+            // A resumed run keeps the options it was started with; only its length may change.
+            boolean stepsGiven = spec.commandLine().getParseResult().hasMatchedOption("--steps");
+            options = Checkpoints.readOptions(resume, stepsGiven ? steps : 0);
+        } else {
+            LlamaConfig model = init != null ? Checkpoints.readConfig(init) : LlamaConfig.preset(preset);
+            int T = seq != null ? seq : model.maxSeq();
+            options = new TrainOptions(model, data, steps, batch, T, lr, minLr != null ? minLr : lr / 10,
+                    parseSchedule(lrSchedule), warmup, weightDecay, clip, beta1, beta2, 1e-8, seed, Sampling.parse(sampling),
+                    evalEvery, evalWindows);
+        }
+        LlamaConfig model = options.model();
+        int T = options.seq();
+        validate(options);
+        Layout layout = new Layout(dp, pp, cp, tp, zero, microBatches, sequenceParallel);
+        int devices = dp * pp * cp * tp;
+        int threads = threadsPerDevice != null ? threadsPerDevice : Math.max(1, Runtime.getRuntime().availableProcessors() / Math.max(1, devices));
+        if (threads < 1) throw new UserError("--threads-per-device must be >= 1, got " + threads);
+        long memory = parseMemory(deviceMemory);
+        Checkpoints.requireWritableParent(out);
+
+        try (Trainer trainer = new Trainer(options, layout, threads, memory);
+             MetricsWriter metrics = MetricsWriter.open(metricsOut);
+             TrainProgress progress = new TrainProgress(options.steps(), !noProgress)) {
+            if (init != null) Checkpoints.loadWeights(trainer, init);
+            if (resume != null) Checkpoints.resume(trainer, resume);
+            System.err.printf(Locale.ROOT, "fourfold: training %s (%,d parameters) on %s, %s, batch %d x %d tokens, %d steps%n",
+                    preset(), model.parameterCount(), trainer.dataset().name(), layout, options.batch(), T, options.steps());
+            progress.start(trainer.stepsDone());
+            trainer.train(m -> {
+                progress.step(m);
+                metrics.write(m);
+                if (saveEvery > 0 && m.step() % saveEvery == 0 && m.step() < options.steps()) Checkpoints.save(trainer, out);
+            });
+            progress.close();
+            Checkpoints.save(trainer, out);
+            System.err.println("fourfold: checkpoint written to " + out + " (try: ./fourfold generate --checkpoint " + out + ")");
+        }
+        return 0;
+    }
+
+    private String preset() {
+        return init != null ? "model from " + init : resume != null ? "run from " + resume : "'" + preset + "'";
+    }
+
+    private static LrSchedule.Kind parseSchedule(String s) {
+        return switch (s.toLowerCase(Locale.ROOT)) {
+            case "cosine" -> LrSchedule.Kind.COSINE;
+            case "constant" -> LrSchedule.Kind.CONSTANT;
+            default -> throw new UserError("unknown --lr-schedule '" + s + "'; use cosine or constant");
+        };
+    }
+
+    static long parseMemory(String s) {
+        try {
+            return Bytes.parse(s);
+        } catch (IllegalArgumentException e) {
+            throw new UserError("--device-memory: " + e.getMessage());
+        }
+    }
+
+    private static void validate(TrainOptions o) {
+        if (o.steps() < 1) throw new UserError("--steps must be >= 1, got " + o.steps());
+        if (o.batch() < 1) throw new UserError("--batch must be >= 1, got " + o.batch());
+        if (o.seq() < 1) throw new UserError("--seq must be >= 1, got " + o.seq());
+        if (!(o.lr() > 0)) throw new UserError("--lr must be > 0, got " + o.lr());
+        if (o.warmup() < 0) throw new UserError("--warmup must be >= 0, got " + o.warmup());
+        if (o.clip() < 0) throw new UserError("--clip must be >= 0 (0 disables), got " + o.clip());
+        if (o.beta1() < 0 || o.beta1() >= 1 || o.beta2() < 0 || o.beta2() >= 1) throw new UserError("--beta1 and --beta2 must be in [0, 1)");
+        if (o.evalEvery() < 0) throw new UserError("--eval-every must be >= 0, got " + o.evalEvery());
+    }
+
+    /** Writes one JSON object per step. */
+    static final class MetricsWriter implements AutoCloseable {
+        private final java.io.PrintWriter out;
+
+        private MetricsWriter(java.io.PrintWriter out) {
+            this.out = out;
+        }
+
+        static MetricsWriter open(Path file) {
+            if (file == null) return new MetricsWriter(null);
+            try {
+                Path parent = file.toAbsolutePath().getParent();
+                if (parent != null) java.nio.file.Files.createDirectories(parent);
+                return new MetricsWriter(new java.io.PrintWriter(java.nio.file.Files.newBufferedWriter(file), true));
+            } catch (java.io.IOException e) {
+                throw new UserError("cannot write --metrics-out " + file + ": " + e.getMessage());
+            }
+        }
+
+        void write(StepMetrics m) {
+            if (out == null) return;
+            var o = new com.google.gson.JsonObject();
+            o.addProperty("step", m.step());
+            o.addProperty("loss", m.loss());
+            o.addProperty("lr", m.lr());
+            o.addProperty("grad_norm", m.gradNorm());
+            o.addProperty("tokens_per_s", m.tokensPerSecond());
+            o.addProperty("step_s", m.stepSeconds());
+            o.addProperty("sim_step_s", m.simSeconds());
+            o.addProperty("peak_bytes", m.peakBytes());
+            if (!Double.isNaN(m.valLoss())) o.addProperty("val_loss", m.valLoss());
+            out.println(o);
+        }
+
+        @Override
+        public void close() {
+            if (out != null) out.close();
+        }
+    }
+}

@@ -1,0 +1,56 @@
+package fourfold.cli;
+
+import fourfold.engine.train.StepMetrics;
+import me.tongfei.progressbar.ProgressBar;
+import me.tongfei.progressbar.ProgressBarBuilder;
+import me.tongfei.progressbar.ProgressBarStyle;
+
+import java.util.Locale;
+
+/** The progress bar (step, loss, tokens/s, ETA) and one log line per evaluation. */
+final class TrainProgress implements AutoCloseable {
+    private final int steps;
+    private final boolean bar;
+    private ProgressBar pb;
+    private double smoothedTps;
+
+    TrainProgress(int steps, boolean bar) {
+        this.steps = steps;
+        this.bar = bar && System.console() != null;
+    }
+
+    void start(int done) {
+        if (!bar) return;
+        pb = new ProgressBarBuilder().setTaskName("train").setInitialMax(steps).setStyle(ProgressBarStyle.ASCII)
+                .setUpdateIntervalMillis(200).continuousUpdate().setMaxRenderedLength(110).build();
+        pb.stepTo(done);
+    }
+
+    void step(StepMetrics m) {
+        smoothedTps = smoothedTps == 0 ? m.tokensPerSecond() : 0.9 * smoothedTps + 0.1 * m.tokensPerSecond();
+        if (pb != null) {
+            pb.stepTo(m.step());
+            pb.setExtraMessage(String.format(Locale.ROOT, "loss %.4f %s tok/s", m.loss(), compact(smoothedTps)));
+        }
+        boolean log = !Double.isNaN(m.valLoss()) || (pb == null && (m.step() % 50 == 0 || m.step() == 1));
+        if (log) {
+            String line = String.format(Locale.ROOT, "step %5d/%d | loss %.4f | %s| lr %.2e | grad norm %.3f | %s tok/s",
+                    m.step(), steps, m.loss(), Double.isNaN(m.valLoss()) ? "" : String.format(Locale.ROOT, "val %.4f ", m.valLoss()),
+                    m.lr(), m.gradNorm(), compact(smoothedTps));
+            // over the bar's line: return to column 0 and clear it first
+            System.err.println(pb != null ? "\r\033[K" + line : line);
+        }
+    }
+
+    private static String compact(double v) {
+        return v >= 1000 ? String.format(Locale.ROOT, "%.1fk", v / 1000) : String.format(Locale.ROOT, "%.0f", v);
+    }
+
+    @Override
+    public void close() {
+        if (pb != null) {
+            pb.close();
+            pb = null;
+        }
+    }
+}
