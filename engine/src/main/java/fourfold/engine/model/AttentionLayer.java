@@ -51,36 +51,47 @@ public final class AttentionLayer {
         return new AttentionShape(mb.B(), mb.T(), mb.T(), nh, nkv, hs);
     }
 
-    /** xn (B*T, C) -> out (B*T, C), the output summed over the tp group; returns what backward needs. */
-    public Saved forward(Tensor xn, MicroBatch mb, Tensor out, String label) {
+    /** xnLocal (this rank's token rows, C) -> this rank's rows of the output, summed over the tp group. */
+    public Output<Saved> forward(Tensor xnLocal, MicroBatch mb, String label) {
+        Tensor xn = tp.enter(xnLocal);           // (B*T, C)
         Tensor q = wq.forward(xn, label + ".q"); // (B, T, nh, hs)
         Tensor k = wk.forward(xn, label + ".k"); // (B, T, nkv, hs)
         Tensor v = wv.forward(xn, label + ".v"); // (B, T, nkv, hs)
+        TensorParallel.free(xn, xnLocal);        // sequence parallel gathers it again in backward
         rope.forward(q, mb.B(), mb.T(), nh, mb.positions());
         rope.forward(k, mb.B(), mb.T(), nkv, mb.positions());
-        Tensor y = Tensor.empty(xn.device(), MemoryTag.ACTIVATIONS, label + ".y", mb.tokens(), nh * hs);
-        Tensor lse = Tensor.empty(xn.device(), MemoryTag.ACTIVATIONS, label + ".lse", mb.B(), nh, mb.T());
+        Tensor y = Tensor.empty(xnLocal.device(), MemoryTag.ACTIVATIONS, label + ".y", mb.tokens(), nh * hs);
+        Tensor lse = Tensor.empty(xnLocal.device(), MemoryTag.ACTIVATIONS, label + ".lse", mb.B(), nh, mb.T());
         Attention.forward(q, k, v, y, lse, shape(mb), mb.mask());
-        wo.forward(y, out);
-        tp.gForward(out);
-        return new Saved(q, k, v, y, lse);
+        Tensor o = wo.forward(y, label + ".o");  // (B*T, C), partial over tp
+        Tensor out = tp.exit(o);
+        TensorParallel.free(o, out);
+        return new Output<>(out, new Saved(q, k, v, y, lse));
     }
 
-    /** dout (B*T, C), xn (B*T, C) -> dxn (B*T, C) overwritten; weight gradients accumulate. */
-    public void backward(Tensor dout, Tensor xn, MicroBatch mb, Saved s, Tensor dxn) {
-        var dev = xn.device();
-        try (Tensor dy = Tensor.empty(dev, MemoryTag.ACTIVATIONS, "dy", mb.tokens(), nh * hs);
-             Tensor dq = Tensor.zeros(dev, MemoryTag.ACTIVATIONS, "dq", mb.tokens(), nh * hs);
-             Tensor dk = Tensor.zeros(dev, MemoryTag.ACTIVATIONS, "dk", mb.tokens(), nkv * hs);
-             Tensor dv = Tensor.zeros(dev, MemoryTag.ACTIVATIONS, "dv", mb.tokens(), nkv * hs)) {
+    /** doutLocal, xnLocal (this rank's rows, C) -> dxn for this rank's rows (new); weight gradients accumulate. */
+    public Tensor backward(Tensor doutLocal, Tensor xnLocal, MicroBatch mb, Saved s) {
+        var dev = xnLocal.device();
+        int N = mb.tokens();
+        Tensor dxnFull = Tensor.empty(dev, MemoryTag.ACTIVATIONS, "dxn", N, xnLocal.cols());
+        try (Tensor dy = Tensor.empty(dev, MemoryTag.ACTIVATIONS, "dy", N, nh * hs);
+             Tensor dq = Tensor.zeros(dev, MemoryTag.ACTIVATIONS, "dq", N, nh * hs);
+             Tensor dk = Tensor.zeros(dev, MemoryTag.ACTIVATIONS, "dk", N, nkv * hs);
+             Tensor dv = Tensor.zeros(dev, MemoryTag.ACTIVATIONS, "dv", N, nkv * hs)) {
+            Tensor dout = tp.exitBackward(doutLocal);
             wo.backward(dout, s.y(), dy, false);
+            TensorParallel.free(dout, doutLocal);
             Attention.backward(dy, s.q(), s.k(), s.v(), s.y(), s.lse(), dq, dk, dv, shape(mb), mb.mask());
             rope.backward(dq, mb.B(), mb.T(), nh, mb.positions());
             rope.backward(dk, mb.B(), mb.T(), nkv, mb.positions());
-            wq.backward(dq, xn, dxn, false);
-            wk.backward(dk, xn, dxn, true);
-            wv.backward(dv, xn, dxn, true);
-            tp.fBackward(dxn);
+            Tensor xn = tp.enter(xnLocal);
+            wq.backward(dq, xn, dxnFull, false);
+            wk.backward(dk, xn, dxnFull, true);
+            wv.backward(dv, xn, dxnFull, true);
+            TensorParallel.free(xn, xnLocal);
         }
+        Tensor dxn = tp.enterBackward(dxnFull);
+        TensorParallel.free(dxnFull, dxn);
+        return dxn;
     }
 }

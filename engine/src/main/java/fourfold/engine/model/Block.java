@@ -48,32 +48,35 @@ public final class Block {
         }
     }
 
-    /** x (B*T, C) -> out (B*T, C) (written into the caller's buffer). */
-    public Saved forward(Tensor x, MicroBatch mb, Tensor out) {
+    /** x (this rank's token rows, C) -> out (same rows, C), a new activation. */
+    public Output<Saved> forward(Tensor x, MicroBatch mb) {
         String l = "layers." + index;
-        var dev = x.device();
         RmsNormLayer.Saved n1 = norm1.forward(x, l + ".norm1");
-        Tensor h = Tensor.empty(dev, MemoryTag.ACTIVATIONS, l + ".h", x.rows(), x.cols());
-        AttentionLayer.Saved a = attn.forward(n1.out(), mb, h, l + ".attn");
-        Elementwise.addInPlace(h, x);
+        Output<AttentionLayer.Saved> a = attn.forward(n1.out(), mb, l + ".attn");
+        Tensor h = a.out();
+        Elementwise.addInPlace(h, x); // residual
         RmsNormLayer.Saved n2 = norm2.forward(h, l + ".norm2");
-        Mlp.Saved m = mlp.forward(n2.out(), out, l + ".mlp");
-        Elementwise.addInPlace(out, h);
-        return new Saved(n1, a, h, n2, m);
+        Output<Mlp.Saved> m = mlp.forward(n2.out(), l + ".mlp");
+        Tensor out = m.out();
+        Elementwise.addInPlace(out, h); // residual
+        return new Output<>(out, new Saved(n1, a.saved(), h, n2, m.saved()));
     }
 
-    /** dout (B*T, C), x the block's input -> dx (B*T, C) overwritten. Frees the saved state. */
-    public void backward(Tensor dout, Tensor x, MicroBatch mb, Saved s, Tensor dx) {
+    /** dout, x (this rank's token rows, C) -> dx (new). Frees the saved state. */
+    public Tensor backward(Tensor dout, Tensor x, MicroBatch mb, Saved s) {
         var dev = x.device();
-        try (s;
-             Tensor dn = Tensor.empty(dev, MemoryTag.ACTIVATIONS, "dnorm", x.rows(), x.cols());
-             Tensor dh = Tensor.empty(dev, MemoryTag.ACTIVATIONS, "dh", x.rows(), x.cols())) {
-            mlp.backward(dout, s.n2().out(), s.m(), dn);
-            norm2.backward(dn, s.h(), s.n2(), dh);
+        try (s) {
+            Tensor dh = Tensor.empty(dev, MemoryTag.ACTIVATIONS, "dh", x.rows(), x.cols());
+            try (Tensor dn2 = mlp.backward(dout, s.n2().out(), s.m())) {
+                norm2.backward(dn2, s.h(), s.n2(), dh);
+            }
             Elementwise.addInPlace(dh, dout); // the residual path
-            attn.backward(dh, s.n1().out(), mb, s.a(), dn);
-            norm1.backward(dn, x, s.n1(), dx);
-            Elementwise.addInPlace(dx, dh);
+            Tensor dx = Tensor.empty(dev, MemoryTag.ACTIVATIONS, "dx", x.rows(), x.cols());
+            try (dh; Tensor dn1 = attn.backward(dh, s.n1().out(), mb, s.a())) {
+                norm1.backward(dn1, x, s.n1(), dx);
+                Elementwise.addInPlace(dx, dh);
+            }
+            return dx;
         }
     }
 }

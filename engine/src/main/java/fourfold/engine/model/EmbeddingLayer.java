@@ -24,14 +24,19 @@ public final class EmbeddingLayer {
         return table;
     }
 
-    /** tokens (N) -> out (N, C). */
-    public void forward(int[] tokens, Tensor out) {
-        Embedding.forward(tokens, table.data(), vocabStart, out);
-        tp.gForward(out);
+    /** tokens (N) -> this rank's token rows of the embeddings (new). */
+    public Tensor forward(int[] tokens, int C, String label) {
+        Tensor partial = Tensor.empty(table.device(), fourfold.devices.MemoryTag.ACTIVATIONS, label, tokens.length, C);
+        Embedding.forward(tokens, table.data(), vocabStart, partial);
+        Tensor out = tp.exit(partial); // sum of the vocab shards' rows
+        TensorParallel.free(partial, out);
+        return out;
     }
 
-    /** dout (N, C): scatter-adds into the rows this rank owns. */
-    public void backward(int[] tokens, Tensor dout) {
-        Embedding.backward(tokens, dout, vocabStart, table.grad());
+    /** dLocal (this rank's token rows, C): scatter-adds into the rows of the table this rank owns. */
+    public void backward(int[] tokens, Tensor dLocal) {
+        Tensor d = tp.exitBackward(dLocal);
+        Embedding.backward(tokens, d, vocabStart, table.grad());
+        TensorParallel.free(d, dLocal);
     }
 }

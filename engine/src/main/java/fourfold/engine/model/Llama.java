@@ -153,7 +153,7 @@ public final class Llama implements AutoCloseable {
     /** What one micro-batch's forward leaves for its backward. */
     public final class ForwardContext implements AutoCloseable {
         private final MicroBatch mb;
-        private final Tensor[] hidden = new Tensor[blocks.size() + 1]; // hidden[i]: input of local block i
+        private final Tensor[] hidden = new Tensor[blocks.size() + 1]; // hidden[i]: input of local block i (this rank's rows)
         private final Block.Saved[] saved = new Block.Saved[blocks.size()];
         private LmHead.Saved headSaved;
         private double lossSum;
@@ -167,7 +167,7 @@ public final class Llama implements AutoCloseable {
             return lossSum;
         }
 
-        /** The stage's output activations (B*T, C), to send to the next stage. */
+        /** The stage's output activations (this rank's token rows, C), to send to the next stage. */
         public Tensor output() {
             return hidden[blocks.size()];
         }
@@ -181,26 +181,25 @@ public final class Llama implements AutoCloseable {
     }
 
     /**
-     * Runs forward for one micro-batch. {@code input} is the previous stage's output (B*T, C), or
-     * null on the first stage. On the last stage the loss gradient (scaled by gradScale) is kept.
+     * Runs forward for one micro-batch. {@code input} is the previous stage's output, or null on
+     * the first stage. On the last stage the loss gradient (scaled by gradScale) is kept.
      */
     public ForwardContext forward(MicroBatch mb, Tensor input, float gradScale) {
         ForwardContext ctx = new ForwardContext(mb);
-        int N = mb.tokens(), C = config.dim();
         int u = 0;
         if (embedding != null) {
             hooks.beforeForward(unitId(u));
-            ctx.hidden[0] = Tensor.empty(device, MemoryTag.ACTIVATIONS, "embeddings", N, C);
-            embedding.forward(mb.inputs(), ctx.hidden[0]);
+            ctx.hidden[0] = embedding.forward(mb.inputs(), config.dim(), "embeddings");
             hooks.afterForward(unitId(u++));
         } else {
-            ctx.hidden[0] = Tensor.empty(device, MemoryTag.ACTIVATIONS, "stage input", N, C);
+            ctx.hidden[0] = Tensor.empty(device, MemoryTag.ACTIVATIONS, "stage input", input.rows(), input.cols());
             ctx.hidden[0].copyFrom(input);
         }
         for (int i = 0; i < blocks.size(); i++) {
             hooks.beforeForward(unitId(u));
-            ctx.hidden[i + 1] = Tensor.empty(device, MemoryTag.ACTIVATIONS, "layers." + blocks.get(i).index() + ".out", N, C);
-            ctx.saved[i] = blocks.get(i).forward(ctx.hidden[i], mb, ctx.hidden[i + 1]);
+            Output<Block.Saved> o = blocks.get(i).forward(ctx.hidden[i], mb);
+            ctx.hidden[i + 1] = o.out();
+            ctx.saved[i] = o.saved();
             hooks.afterForward(unitId(u++));
         }
         if (head != null) {
@@ -220,28 +219,25 @@ public final class Llama implements AutoCloseable {
      */
     public Tensor backward(ForwardContext ctx, Tensor dOutput) {
         try (ctx) {
-            int N = ctx.mb.tokens(), C = config.dim();
             int u = units.size() - 1;
-            Tensor d = Tensor.empty(device, MemoryTag.ACTIVATIONS, "grad.hidden", N, C);
+            Tensor d;
             if (head != null) {
                 hooks.beforeBackward(unitId(u));
-                head.backward(ctx.output(), ctx.headSaved, d);
+                d = head.backward(ctx.output(), ctx.headSaved);
                 ctx.headSaved = null;
                 hooks.afterBackward(unitId(u--));
             } else {
+                d = Tensor.empty(device, MemoryTag.ACTIVATIONS, "grad.output", dOutput.rows(), dOutput.cols());
                 d.copyFrom(dOutput);
             }
-            Tensor dPrev = Tensor.empty(device, MemoryTag.ACTIVATIONS, "grad.hidden", N, C);
             for (int i = blocks.size() - 1; i >= 0; i--) {
                 hooks.beforeBackward(unitId(u));
-                blocks.get(i).backward(d, ctx.hidden[i], ctx.mb, ctx.saved[i], dPrev);
+                Tensor dPrev = blocks.get(i).backward(d, ctx.hidden[i], ctx.mb, ctx.saved[i]);
                 ctx.saved[i] = null;
-                hooks.afterBackward(unitId(u--));
-                Tensor tmp = d;
+                d.close();
                 d = dPrev;
-                dPrev = tmp;
+                hooks.afterBackward(unitId(u--));
             }
-            dPrev.close();
             if (embedding != null) {
                 hooks.beforeBackward(unitId(u));
                 embedding.backward(ctx.mb.inputs(), d);
@@ -261,9 +257,9 @@ public final class Llama implements AutoCloseable {
         }
     }
 
-    /** Logits (V / tp) of the last position of one sequence of tokens, for sampling. */
+    /** Logits of the last position of one sequence of tokens, for sampling (one rank holds the whole vocabulary). */
     public float[] lastLogits(int[] tokens) {
-        if (embedding == null || head == null) throw new IllegalStateException("lastLogits needs the whole model on one stage");
+        if (embedding == null || head == null || tp.size() > 1) throw new IllegalStateException("lastLogits needs the whole model on one device");
         MicroBatch mb = MicroBatch.causal(1, tokens.length, tokens, null);
         try (Tensor x = forwardHidden(mb); Tensor logits = head.logits(x.rowsView(tokens.length - 1, 1))) {
             return logits.toArray();
@@ -271,17 +267,13 @@ public final class Llama implements AutoCloseable {
     }
 
     private Tensor forwardHidden(MicroBatch mb) {
-        int N = mb.tokens(), C = config.dim();
-        Tensor x = Tensor.empty(device, MemoryTag.ACTIVATIONS, "embeddings", N, C);
-        embedding.forward(mb.inputs(), x);
-        Tensor y = Tensor.empty(device, MemoryTag.ACTIVATIONS, "hidden", N, C);
+        Tensor x = embedding.forward(mb.inputs(), config.dim(), "embeddings");
         for (Block b : blocks) {
-            b.forward(x, mb, y).close();
-            Tensor t = x;
-            x = y;
-            y = t;
+            Output<Block.Saved> o = b.forward(x, mb);
+            o.saved().close();
+            x.close();
+            x = o.out();
         }
-        y.close();
         return x;
     }
 

@@ -47,17 +47,19 @@ public final class LmHead {
      */
     public Result forward(Tensor x, int[] targets, float gradScale, boolean withGrad) {
         RmsNormLayer.Saved n = norm.forward(x, "norm");
-        Tensor logits = proj.forward(n.out(), "logits"); // (N, V / tp)
+        Tensor xn = tp.enter(n.out());                 // (N, C)
+        Tensor logits = proj.forward(xn, "logits");    // (N, V / tp)
+        TensorParallel.free(xn, n.out());
         int N = logits.rows();
         float[] max = new float[N];
         float[] sumExp = new float[N];
         float[] target = new float[N];
         CrossEntropy.rowMax(logits, max);
-        tp.allReduceMax(max);
+        tp.allReduceMax(logits, max);
         CrossEntropy.rowSumExp(logits, max, sumExp);
-        tp.allReduceSum(sumExp);
+        tp.allReduceSum(logits, sumExp);
         CrossEntropy.targetLogits(logits, targets, vocabStart, target);
-        tp.allReduceSum(target);
+        tp.allReduceSum(logits, target);
         double loss = 0;
         for (int i = 0; i < N; i++) loss += Math.log(sumExp[i]) + max[i] - target[i];
         if (!withGrad) {
@@ -69,16 +71,24 @@ public final class LmHead {
         return new Result(loss, new Saved(n, logits));
     }
 
-    /** x (N, C) -> dx (N, C) overwritten. Frees the saved state. */
-    public void backward(Tensor x, Saved s, Tensor dx) {
-        try (s; Tensor dn = Tensor.empty(x.device(), MemoryTag.ACTIVATIONS, "dnorm", x.rows(), x.cols())) {
-            proj.backward(s.dlogits(), s.n().out(), dn, false);
-            tp.fBackward(dn);
-            norm.backward(dn, x, s.n(), dx);
+    /** x (this rank's token rows, C) -> dx (new). Frees the saved state. */
+    public Tensor backward(Tensor x, Saved s) {
+        try (s) {
+            Tensor dnFull = Tensor.empty(x.device(), MemoryTag.ACTIVATIONS, "dnorm", s.dlogits().rows(), x.cols());
+            Tensor xn = tp.enter(s.n().out());
+            proj.backward(s.dlogits(), xn, dnFull, false);
+            TensorParallel.free(xn, s.n().out());
+            Tensor dn = tp.enterBackward(dnFull);
+            TensorParallel.free(dnFull, dn);
+            Tensor dx = Tensor.empty(x.device(), MemoryTag.ACTIVATIONS, "dx", x.rows(), x.cols());
+            try (dn) {
+                norm.backward(dn, x, s.n(), dx);
+            }
+            return dx;
         }
     }
 
-    /** This rank's logits (N, V / tp) of x (N, C), for generation. */
+    /** This rank's logits (rows, V / tp) of x (rows, C), for generation (one rank). */
     public Tensor logits(Tensor x) {
         try (RmsNormLayer.Saved n = norm.forward(x, "norm")) {
             return proj.forward(n.out(), "logits");

@@ -32,29 +32,39 @@ public final class Mlp {
         }
     }
 
-    /** xn (N, C) -> out (N, C) summed over the tp group. */
-    public Saved forward(Tensor xn, Tensor out, String label) {
-        Tensor g = gate.forward(xn, label + ".gate"); // (N, F)
-        Tensor u = up.forward(xn, label + ".up");     // (N, F)
-        Tensor act = Tensor.empty(xn.device(), MemoryTag.ACTIVATIONS, label + ".act", g.rows(), g.cols());
+    /** xnLocal (this rank's token rows, C) -> this rank's rows of the output, summed over the tp group. */
+    public Output<Saved> forward(Tensor xnLocal, String label) {
+        Tensor xn = tp.enter(xnLocal);                // (N, C)
+        Tensor g = gate.forward(xn, label + ".gate"); // (N, F / tp)
+        Tensor u = up.forward(xn, label + ".up");     // (N, F / tp)
+        TensorParallel.free(xn, xnLocal);
+        Tensor act = Tensor.empty(xnLocal.device(), MemoryTag.ACTIVATIONS, label + ".act", g.rows(), g.cols());
         SwiGlu.forward(g, u, act);
-        down.forward(act, out);
-        tp.gForward(out);
-        return new Saved(g, u, act);
+        Tensor d = down.forward(act, label + ".down"); // (N, C), partial over tp
+        Tensor out = tp.exit(d);
+        TensorParallel.free(d, out);
+        return new Output<>(out, new Saved(g, u, act));
     }
 
-    /** dout (N, C) -> dxn (N, C) overwritten. */
-    public void backward(Tensor dout, Tensor xn, Saved s, Tensor dxn) {
-        var dev = xn.device();
+    /** doutLocal, xnLocal (this rank's rows, C) -> dxn for this rank's rows (new). */
+    public Tensor backward(Tensor doutLocal, Tensor xnLocal, Saved s) {
+        var dev = xnLocal.device();
         int N = s.g().rows(), F = s.g().cols();
+        Tensor dxnFull = Tensor.empty(dev, MemoryTag.ACTIVATIONS, "dxn", N, xnLocal.cols());
         try (Tensor dact = Tensor.empty(dev, MemoryTag.ACTIVATIONS, "dact", N, F);
              Tensor dg = Tensor.empty(dev, MemoryTag.ACTIVATIONS, "dgate", N, F);
              Tensor du = Tensor.empty(dev, MemoryTag.ACTIVATIONS, "dup", N, F)) {
+            Tensor dout = tp.exitBackward(doutLocal);
             down.backward(dout, s.act(), dact, false);
+            TensorParallel.free(dout, doutLocal);
             SwiGlu.backward(dact, s.g(), s.u(), dg, du);
-            gate.backward(dg, xn, dxn, false);
-            up.backward(du, xn, dxn, true);
-            tp.fBackward(dxn);
+            Tensor xn = tp.enter(xnLocal);
+            gate.backward(dg, xn, dxnFull, false);
+            up.backward(du, xn, dxnFull, true);
+            TensorParallel.free(xn, xnLocal);
         }
+        Tensor dxn = tp.enterBackward(dxnFull);
+        TensorParallel.free(dxnFull, dxn);
+        return dxn;
     }
 }

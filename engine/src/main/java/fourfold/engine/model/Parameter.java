@@ -111,6 +111,13 @@ public final class Parameter {
         return grad;
     }
 
+    /** Installs the gradient buffer (e.g. a view into a data-parallel bucket); a previous one is freed. */
+    public void setGrad(Tensor t) {
+        t.requireShape("gradient of " + name, localShape);
+        if (grad != null && grad != t) grad.close();
+        grad = t;
+    }
+
     public boolean hasGrad() {
         return grad != null;
     }

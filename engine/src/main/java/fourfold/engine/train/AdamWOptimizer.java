@@ -16,8 +16,11 @@ import java.util.function.Supplier;
  * in device memory under the optimizer tag. Weight decay applies to 2-D weights only.
  */
 public final class AdamWOptimizer implements AutoCloseable {
-    /** One updated range: values, gradient and moments of equal length. */
-    public record Slot(String name, Supplier<Tensor> param, Supplier<Tensor> grad, Tensor m, Tensor v, boolean decay) {}
+    /**
+     * One updated range: values, gradient and moments of equal length; the range starts at element
+     * {@code offset} of parameter {@code name} (0 when the slot is the whole parameter).
+     */
+    public record Slot(String name, long offset, Supplier<Tensor> param, Supplier<Tensor> grad, Tensor m, Tensor v, boolean decay) {}
 
     public record Hyper(double beta1, double beta2, double eps, double weightDecay) {}
 
@@ -35,7 +38,7 @@ public final class AdamWOptimizer implements AutoCloseable {
         List<Slot> slots = new ArrayList<>();
         for (Parameter p : params) {
             var dev = p.device();
-            slots.add(new Slot(p.name(), p::data, p::grad,
+            slots.add(new Slot(p.name(), 0, p::data, p::grad,
                     Tensor.zeros(dev, MemoryTag.OPTIMIZER, p.name() + ".exp_avg", p.localShape()),
                     Tensor.zeros(dev, MemoryTag.OPTIMIZER, p.name() + ".exp_avg_sq", p.localShape()),
                     p.weightDecay()));

@@ -1,0 +1,257 @@
+package fourfold.engine.dp;
+
+import fourfold.devices.MemoryTag;
+import fourfold.devices.ProcessGroup;
+import fourfold.devices.ReduceOp;
+import fourfold.engine.model.LayerHooks;
+import fourfold.engine.model.Llama;
+import fourfold.engine.model.Parameter;
+import fourfold.engine.tensor.Tensor;
+import fourfold.engine.train.AdamWOptimizer;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Data parallel for one rank: gradients reduced over the dp group in buckets, each started
+ * asynchronously as soon as backward has finished every unit in it (so reduction overlaps the
+ * rest of backward) and awaited before the optimizer step. With ZeRO the optimizer state
+ * (stage 1), the gradients (stage 2) and the parameters (stage 3, FSDP) are sharded: each rank
+ * owns one chunk of every bucket.
+ *
+ * <p>Gradients are of (loss sum / global tokens) on every rank, so their SUM over the group is
+ * the single-device gradient.
+ */
+public final class DataParallel implements LayerHooks {
+    private final Llama model;
+    private final ProcessGroup group;
+    private final int zero;
+    private final boolean reshardAfterForward;
+    private final List<Bucket> buckets = new ArrayList<>();
+    private final Map<Integer, Bucket> bucketOfUnit = new HashMap<>();
+    private boolean lastMicroBatch = true;
+
+    /**
+     * Lays the model's parameters out in buckets of about {@code bucketBytes} (whole units, in
+     * backward order; ZeRO-3 uses one bucket per unit, as FSDP wraps each layer). The model's
+     * parameters must be initialized; their values move into the buckets.
+     */
+    public DataParallel(Llama model, ProcessGroup group, int zero, long bucketBytes, boolean reshardAfterForward) {
+        this.model = model;
+        this.group = group;
+        this.zero = zero;
+        this.reshardAfterForward = reshardAfterForward;
+        List<List<Parameter>> units = model.units();
+        List<Parameter> ps = new ArrayList<>();
+        List<Integer> ids = new ArrayList<>();
+        long bytes = 0;
+        for (int u = units.size() - 1; u >= 0; u--) {
+            long unitBytes = 0;
+            for (Parameter p : units.get(u)) unitBytes += p.localNumel() * Float.BYTES;
+            if (!ps.isEmpty() && (zero == 3 || bytes + unitBytes > bucketBytes)) {
+                addBucket(ps, ids);
+                ps = new ArrayList<>();
+                ids = new ArrayList<>();
+                bytes = 0;
+            }
+            // Within a unit, backward produces gradients last-to-first; the order in the buffer is free, keep forward order.
+            ps.addAll(units.get(u));
+            ids.add(model.unitId(u));
+            bytes += unitBytes;
+        }
+        if (!ps.isEmpty()) addBucket(ps, ids);
+        model.setHooks(this);
+    }
+
+    private void addBucket(List<Parameter> ps, List<Integer> ids) {
+        long count = 0;
+        for (Parameter p : ps) count += p.localNumel();
+        ProcessGroup.Chunk chunk = ProcessGroup.chunk(count, group.size(), group.rank());
+        Bucket b = new Bucket(buckets.size(), ps, ids, chunk.start(), chunk.length());
+        var dev = model.device();
+        Tensor flat = Tensor.empty(dev, MemoryTag.PARAMS, "bucket" + b.id + ".params", Math.toIntExact(b.count));
+        for (int i = 0; i < ps.size(); i++) Bucket.range(flat, b.offsets[i], ps.get(i).localNumel()).copyFrom(ps.get(i).data());
+        if (zero == 3) {
+            b.paramShard = shardTensor(b, MemoryTag.PARAMS, "params");
+            if (b.shardLength > 0) b.paramShard.copyFrom(Bucket.range(flat, b.shardStart, b.shardLength));
+            for (Parameter p : ps) p.releaseData();
+            flat.close();
+        } else {
+            b.flatParams = flat;
+            b.installParams(flat);
+        }
+        if (zero >= 2) {
+            b.gradShard = shardTensor(b, MemoryTag.GRADS, "grads");
+        } else {
+            b.flatGrads = Tensor.zeros(dev, MemoryTag.GRADS, "bucket" + b.id + ".grads", Math.toIntExact(b.count));
+            b.installGrads(b.flatGrads);
+        }
+        buckets.add(b);
+        for (int id : ids) bucketOfUnit.put(id, b);
+    }
+
+    /** A chunk-sized tensor; a rank whose chunk is empty still gets one element so views stay valid. */
+    private Tensor shardTensor(Bucket b, MemoryTag tag, String what) {
+        return Tensor.zeros(model.device(), tag, "bucket" + b.id + "." + what + ".shard", Math.toIntExact(Math.max(1, b.shardLength)));
+    }
+
+    public int zeroStage() {
+        return zero;
+    }
+
+    public ProcessGroup group() {
+        return group;
+    }
+
+    /** Call before each micro-batch's backward: reductions start only during the last one. */
+    public void beginMicroBatch(int index, int count) {
+        lastMicroBatch = index == count - 1;
+        for (Bucket b : buckets) b.unitsLeft = b.units.size();
+    }
+
+    @Override
+    public void beforeForward(int unit) {
+        if (zero == 3) gather(bucketOfUnit.get(unit));
+    }
+
+    @Override
+    public void afterForward(int unit) {
+        if (zero == 3 && reshardAfterForward) release(bucketOfUnit.get(unit));
+    }
+
+    @Override
+    public void beforeBackward(int unit) {
+        Bucket b = bucketOfUnit.get(unit);
+        if (zero == 3) gather(b);
+        if (zero >= 2 && b.flatGrads == null) {
+            b.flatGrads = Tensor.zeros(model.device(), MemoryTag.GRADS, "bucket" + b.id + ".grads", Math.toIntExact(b.count));
+            b.installGrads(b.flatGrads);
+        }
+    }
+
+    @Override
+    public void afterBackward(int unit) {
+        Bucket b = bucketOfUnit.get(unit);
+        if (--b.unitsLeft > 0) return;
+        if (zero == 3) release(b);
+        if (!lastMicroBatch) return;
+        if (zero >= 2) {
+            b.pending = group.reduceScatterAsync(b.flatGrads.segment(), shardSegment(b.gradShard, b));
+        } else {
+            b.pending = group.allReduceAsync(b.flatGrads.segment(), ReduceOp.SUM);
+        }
+    }
+
+    private static java.lang.foreign.MemorySegment shardSegment(Tensor shard, Bucket b) {
+        return shard.segment().asSlice(0, b.shardLength * Float.BYTES);
+    }
+
+    private void gather(Bucket b) {
+        if (b.flatParams != null) return;
+        b.flatParams = Tensor.empty(model.device(), MemoryTag.PARAMS, "bucket" + b.id + ".gathered", Math.toIntExact(b.count));
+        group.allGather(shardSegment(b.paramShard, b), b.flatParams.segment());
+        b.installParams(b.flatParams);
+    }
+
+    private void release(Bucket b) {
+        if (b.flatParams == null) return;
+        for (Parameter p : b.params) p.releaseData();
+        b.flatParams.close();
+        b.flatParams = null;
+    }
+
+    /** Waits for every reduction; ZeRO-2/3 then drop the full gradients, keeping only their chunk. */
+    public void finishGradients() {
+        for (Bucket b : buckets) {
+            if (b.pending != null) {
+                b.pending.await();
+                b.pending = null;
+            }
+            if (zero >= 2 && b.flatGrads != null) {
+                for (Parameter p : b.params) p.releaseGrad();
+                b.flatGrads.close();
+                b.flatGrads = null;
+            }
+        }
+    }
+
+    /** Zeroes the gradients that accumulate over a step's micro-batches. */
+    public void zeroGrads() {
+        for (Bucket b : buckets) if (b.flatGrads != null) b.flatGrads.zero();
+    }
+
+    /**
+     * Optimizer slots: every parameter whole (ZeRO-0), or the parts of parameters that fall in
+     * this rank's chunk of each bucket (ZeRO-1/2/3).
+     */
+    public List<AdamWOptimizer.Slot> optimizerSlots() {
+        var dev = model.device();
+        List<AdamWOptimizer.Slot> slots = new ArrayList<>();
+        for (Bucket b : buckets) {
+            for (int i = 0; i < b.params.size(); i++) {
+                Parameter p = b.params.get(i);
+                long from = b.offsets[i], to = from + p.localNumel();
+                if (zero == 0) {
+                    slots.add(new AdamWOptimizer.Slot(p.name(), 0, p::data, p::grad,
+                            Tensor.zeros(dev, MemoryTag.OPTIMIZER, p.name() + ".exp_avg", p.localShape()),
+                            Tensor.zeros(dev, MemoryTag.OPTIMIZER, p.name() + ".exp_avg_sq", p.localShape()), p.weightDecay()));
+                    continue;
+                }
+                long lo = Math.max(from, b.shardStart), hi = Math.min(to, b.shardStart + b.shardLength);
+                if (lo >= hi) continue;
+                long len = hi - lo;
+                Bucket bucket = b;
+                java.util.function.Supplier<Tensor> param = zero == 3
+                        ? () -> Bucket.range(bucket.paramShard, lo - bucket.shardStart, len)
+                        : () -> Bucket.range(bucket.flatParams, lo, len);
+                java.util.function.Supplier<Tensor> grad = zero >= 2
+                        ? () -> Bucket.range(bucket.gradShard, lo - bucket.shardStart, len)
+                        : () -> Bucket.range(bucket.flatGrads, lo, len);
+                slots.add(new AdamWOptimizer.Slot(p.name(), lo - from, param, grad,
+                        Tensor.zeros(dev, MemoryTag.OPTIMIZER, p.name() + ".exp_avg", (int) len),
+                        Tensor.zeros(dev, MemoryTag.OPTIMIZER, p.name() + ".exp_avg_sq", (int) len), p.weightDecay()));
+            }
+        }
+        return slots;
+    }
+
+    /** True when each rank's slots hold only part of the gradients, so their norm must be summed over the group. */
+    public boolean gradientsSharded() {
+        return zero >= 1 && group.size() > 1;
+    }
+
+    /** ZeRO-1/2: every rank updated its chunk; gather the full parameters everywhere. */
+    public void afterOptimizerStep() {
+        if (zero == 0 || zero == 3) return;
+        for (Bucket b : buckets) {
+            try (Tensor mine = Tensor.empty(model.device(), MemoryTag.COMM, "allgather.input", Math.toIntExact(Math.max(1, b.shardLength)))) {
+                if (b.shardLength > 0) mine.rowsView(0, (int) b.shardLength).copyFrom(Bucket.range(b.flatParams, b.shardStart, b.shardLength));
+                group.allGather(mine.segment().asSlice(0, b.shardLength * Float.BYTES), b.flatParams.segment());
+            }
+        }
+    }
+
+    /** ZeRO-3: materializes every parameter (for checkpoints and evaluation); {@link #releaseAll} undoes it. */
+    public void gatherAll() {
+        if (zero == 3) for (Bucket b : buckets) gather(b);
+    }
+
+    public void releaseAll() {
+        if (zero == 3) for (Bucket b : buckets) release(b);
+    }
+
+    public void close() {
+        for (Bucket b : buckets) {
+            for (Parameter p : b.params) {
+                p.releaseData();
+                p.releaseGrad();
+            }
+            if (b.flatParams != null) b.flatParams.close();
+            if (b.paramShard != null) b.paramShard.close();
+            if (b.flatGrads != null) b.flatGrads.close();
+            if (b.gradShard != null) b.gradShard.close();
+        }
+    }
+}
