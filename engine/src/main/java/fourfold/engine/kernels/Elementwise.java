@@ -1,33 +1,177 @@
 package fourfold.engine.kernels;
 
+import fourfold.devices.Device;
 import fourfold.engine.tensor.Tensor;
+import jdk.incubator.vector.DoubleVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
 
-/** Elementwise kernels over whole tensors of equal element count. */
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
+
+/**
+ * Elementwise kernels over whole tensors of equal element count (shapes may differ: a (B,T,C)
+ * activation and its (B*T, C) view are the same vector of numbers here).
+ */
 public final class Elementwise {
     private Elementwise() {}
 
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Double> D = DoubleVector.SPECIES_PREFERRED;
+    /** As many floats as D has doubles: one load of H converts into exactly one double vector. */
+    private static final VectorSpecies<Float> H = VectorSpecies.of(float.class, VectorShape.forBitSize(D.vectorBitSize() / 2));
+    private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
+    /** Elements per parallel block (a multiple of every vector length, so only the last block has a tail). */
+    private static final int BLOCK = KernelSupport.MIN_ELEMENTS_PER_TASK;
+    /**
+     * sumOfSquares adds one partial sum per block of this many elements, blocks in index order:
+     * the block size, not the thread count, fixes the order of every addition.
+     */
+    private static final int SUM_BLOCK = 1 << 12;
+
     /** out = a + b. out may alias a or b. */
     public static void add(Tensor a, Tensor b, Tensor out) {
-        throw new UnsupportedOperationException("not implemented yet");
+        String op = "Elementwise.add";
+        Tensor.requireSameDevice(op, a, b, out);
+        KernelSupport.requireSameNumel(op, a, b, out);
+        long n = a.numel();
+        MemorySegment sa = a.segment(), sb = b.segment(), so = out.segment();
+        Device device = a.device();
+        device.parallelFor(blocks(n), 1, (b0, b1) -> {
+            long end = Math.min(n, (long) b1 * BLOCK);
+            long i = (long) b0 * BLOCK;
+            for (; i + S.length() <= end; i += S.length()) {
+                long off = i * Float.BYTES;
+                FloatVector.fromMemorySegment(S, sa, off, NATIVE).add(FloatVector.fromMemorySegment(S, sb, off, NATIVE))
+                        .intoMemorySegment(so, off, NATIVE);
+            }
+            if (i < end) {
+                VectorMask<Float> m = S.indexInRange(i, end);
+                long off = i * Float.BYTES;
+                FloatVector.fromMemorySegment(S, sa, off, NATIVE, m).add(FloatVector.fromMemorySegment(S, sb, off, NATIVE, m))
+                        .intoMemorySegment(so, off, NATIVE, m);
+            }
+        });
+        device.recordCompute("elementwise.add", n, 12.0 * n);
     }
 
     /** acc += x. */
     public static void addInPlace(Tensor acc, Tensor x) {
-        throw new UnsupportedOperationException("not implemented yet");
+        String op = "Elementwise.addInPlace";
+        Tensor.requireSameDevice(op, acc, x);
+        KernelSupport.requireSameNumel(op, acc, x);
+        long n = acc.numel();
+        MemorySegment sacc = acc.segment(), sx = x.segment();
+        Device device = acc.device();
+        device.parallelFor(blocks(n), 1, (b0, b1) -> {
+            long end = Math.min(n, (long) b1 * BLOCK);
+            long i = (long) b0 * BLOCK;
+            for (; i + S.length() <= end; i += S.length()) {
+                long off = i * Float.BYTES;
+                FloatVector.fromMemorySegment(S, sacc, off, NATIVE).add(FloatVector.fromMemorySegment(S, sx, off, NATIVE))
+                        .intoMemorySegment(sacc, off, NATIVE);
+            }
+            if (i < end) {
+                VectorMask<Float> m = S.indexInRange(i, end);
+                long off = i * Float.BYTES;
+                FloatVector.fromMemorySegment(S, sacc, off, NATIVE, m).add(FloatVector.fromMemorySegment(S, sx, off, NATIVE, m))
+                        .intoMemorySegment(sacc, off, NATIVE, m);
+            }
+        });
+        device.recordCompute("elementwise.add_in_place", n, 12.0 * n);
     }
 
-    /** y += alpha * x. */
+    /** y += alpha * x (one rounding: a fused multiply-add per element). */
     public static void axpy(float alpha, Tensor x, Tensor y) {
-        throw new UnsupportedOperationException("not implemented yet");
+        String op = "Elementwise.axpy";
+        Tensor.requireSameDevice(op, x, y);
+        KernelSupport.requireSameNumel(op, x, y);
+        long n = x.numel();
+        MemorySegment sx = x.segment(), sy = y.segment();
+        Device device = x.device();
+        device.parallelFor(blocks(n), 1, (b0, b1) -> {
+            FloatVector a = FloatVector.broadcast(S, alpha);
+            long end = Math.min(n, (long) b1 * BLOCK);
+            long i = (long) b0 * BLOCK;
+            for (; i + S.length() <= end; i += S.length()) {
+                long off = i * Float.BYTES;
+                FloatVector.fromMemorySegment(S, sx, off, NATIVE).fma(a, FloatVector.fromMemorySegment(S, sy, off, NATIVE))
+                        .intoMemorySegment(sy, off, NATIVE);
+            }
+            if (i < end) {
+                VectorMask<Float> m = S.indexInRange(i, end);
+                long off = i * Float.BYTES;
+                FloatVector.fromMemorySegment(S, sx, off, NATIVE, m).fma(a, FloatVector.fromMemorySegment(S, sy, off, NATIVE, m))
+                        .intoMemorySegment(sy, off, NATIVE, m);
+            }
+        });
+        device.recordCompute("elementwise.axpy", 2.0 * n, 12.0 * n);
     }
 
     /** x *= s, in place. */
     public static void scale(Tensor x, float s) {
-        throw new UnsupportedOperationException("not implemented yet");
+        long n = x.numel();
+        MemorySegment sx = x.segment();
+        Device device = x.device();
+        device.parallelFor(blocks(n), 1, (b0, b1) -> {
+            long end = Math.min(n, (long) b1 * BLOCK);
+            long i = (long) b0 * BLOCK;
+            for (; i + S.length() <= end; i += S.length()) {
+                long off = i * Float.BYTES;
+                FloatVector.fromMemorySegment(S, sx, off, NATIVE).mul(s).intoMemorySegment(sx, off, NATIVE);
+            }
+            if (i < end) {
+                VectorMask<Float> m = S.indexInRange(i, end);
+                long off = i * Float.BYTES;
+                FloatVector.fromMemorySegment(S, sx, off, NATIVE, m).mul(s).intoMemorySegment(sx, off, NATIVE, m);
+            }
+        });
+        device.recordCompute("elementwise.scale", n, 8.0 * n);
     }
 
-    /** Sum of x², accumulated in double in a fixed order (bitwise reproducible; for the gradient norm). */
+    /**
+     * Sum of x², accumulated in double in a fixed order (bitwise reproducible; for the gradient norm).
+     * Each square of a float is exact in double; the order is: within a block of SUM_BLOCK elements,
+     * D.length() lane sums added pairwise, then the block sums in index order. No step depends on
+     * how many workers the device has.
+     */
     public static double sumOfSquares(Tensor x) {
-        throw new UnsupportedOperationException("not implemented yet");
+        long n = x.numel();
+        MemorySegment sx = x.segment();
+        Device device = x.device();
+        int sumBlocks = (int) ((n + SUM_BLOCK - 1) / SUM_BLOCK);
+        double[] partial = new double[sumBlocks];
+        device.parallelFor(sumBlocks, BLOCK / SUM_BLOCK, (b0, b1) -> {
+            double[] lanes = new double[D.length()];
+            for (int b = b0; b < b1; b++) {
+                long end = Math.min(n, (long) (b + 1) * SUM_BLOCK);
+                long i = (long) b * SUM_BLOCK;
+                DoubleVector acc = DoubleVector.zero(D);
+                for (; i + H.length() <= end; i += H.length()) {
+                    DoubleVector v = (DoubleVector) FloatVector.fromMemorySegment(H, sx, i * Float.BYTES, NATIVE)
+                            .convertShape(VectorOperators.F2D, D, 0);
+                    acc = v.fma(v, acc);
+                }
+                if (i < end) {
+                    VectorMask<Float> m = H.indexInRange(i, end);
+                    DoubleVector v = (DoubleVector) FloatVector.fromMemorySegment(H, sx, i * Float.BYTES, NATIVE, m)
+                            .convertShape(VectorOperators.F2D, D, 0);
+                    acc = v.fma(v, acc); // masked lanes loaded 0 and add 0
+                }
+                acc.intoArray(lanes, 0);
+                partial[b] = KernelSupport.sumLanes(lanes);
+            }
+        });
+        double sum = 0;
+        for (double p : partial) sum += p;
+        device.recordCompute("elementwise.sum_of_squares", 2.0 * n, 4.0 * n);
+        return sum;
+    }
+
+    private static int blocks(long n) {
+        return (int) ((n + BLOCK - 1) / BLOCK);
     }
 }

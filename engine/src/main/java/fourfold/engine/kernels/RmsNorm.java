@@ -1,18 +1,130 @@
 package fourfold.engine.kernels;
 
+import fourfold.devices.Device;
 import fourfold.engine.tensor.Tensor;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorSpecies;
 
-/** RMSNorm as Hugging Face Llama computes it: y = x / sqrt(mean(x²) + eps) * w, per row. */
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
+
+/**
+ * RMSNorm as Hugging Face Llama computes it: y = x / sqrt(mean(x²) + eps) * w, per row.
+ *
+ * <p>In float32 exactly as LlamaRMSNorm: variance = mean(x²); rstd = 1 / sqrt(variance + eps)
+ * (torch.rsqrt: a rounded sqrt, then a rounded division); y = (x * rstd) * w.
+ */
 public final class RmsNorm {
     private RmsNorm() {}
 
-    /** x (N,C), weight (C) -> out (N,C); rstd (N) keeps 1/sqrt(mean(x²)+eps) for backward. */
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
+
+    /** x (N,C), weight (C) -> out (N,C); rstd (N) keeps 1/sqrt(mean(x²)+eps) for backward. out may alias x. */
     public static void forward(Tensor x, Tensor weight, float eps, Tensor out, Tensor rstd) {
-        throw new UnsupportedOperationException("not implemented yet");
+        String op = "RmsNorm.forward";
+        Tensor.requireSameDevice(op, x, weight, out, rstd);
+        int N = x.rows(), C = x.cols();
+        weight.requireShape(op, C);
+        KernelSupport.requireMatrix(op, out, N, C);
+        KernelSupport.requireNumel(op, rstd, N, "one rstd per row of " + x.name());
+        if (!(eps >= 0) || Float.isInfinite(eps)) throw new IllegalArgumentException(op + ": eps must be finite and >= 0, got " + eps);
+        MemorySegment sx = x.segment(), sw = weight.segment(), so = out.segment(), sr = rstd.segment();
+        Device device = x.device();
+        device.parallelFor(N, KernelSupport.rowGrain(C), (r0, r1) -> {
+            float[] lanes = new float[S.length()];
+            for (int r = r0; r < r1; r++) {
+                long row = (long) r * C * Float.BYTES;
+                // sum of squares of the row
+                FloatVector acc = FloatVector.zero(S);
+                for (int i = 0; i < C; i += S.length()) {
+                    VectorMask<Float> m = S.indexInRange(i, C);
+                    FloatVector v = FloatVector.fromMemorySegment(S, sx, row + (long) i * Float.BYTES, NATIVE, m);
+                    acc = v.fma(v, acc);
+                }
+                acc.intoArray(lanes, 0);
+                float variance = KernelSupport.sumLanes(lanes) / C;
+                float rs = 1.0f / (float) Math.sqrt(variance + eps);
+                sr.setAtIndex(Tensor.F32, r, rs);
+                // y = (x * rstd) * w
+                for (int i = 0; i < C; i += S.length()) {
+                    VectorMask<Float> m = S.indexInRange(i, C);
+                    long off = row + (long) i * Float.BYTES;
+                    FloatVector v = FloatVector.fromMemorySegment(S, sx, off, NATIVE, m);
+                    FloatVector w = FloatVector.fromMemorySegment(S, sw, (long) i * Float.BYTES, NATIVE, m);
+                    v.mul(rs).mul(w).intoMemorySegment(so, off, NATIVE, m);
+                }
+            }
+        });
+        device.recordCompute("rmsnorm.forward", 4.0 * N * C, 8.0 * N * C + 4.0 * C + 4.0 * N);
     }
 
-    /** dout (N,C) -> dx (N,C) overwritten; dweight (C) accumulated (+=). */
+    /**
+     * dout (N,C) -> dx (N,C) overwritten; dweight (C) accumulated (+=). dx may alias dout.
+     *
+     * <p>With xhat = x * r and y = xhat * w: dweight += sum over rows of dout * xhat, and
+     * dx = r * (g - x * r² * mean(g * x)) with g = dout * w.
+     */
     public static void backward(Tensor dout, Tensor x, Tensor weight, Tensor rstd, Tensor dx, Tensor dweight) {
-        throw new UnsupportedOperationException("not implemented yet");
+        String op = "RmsNorm.backward";
+        Tensor.requireSameDevice(op, dout, x, weight, rstd, dx, dweight);
+        int N = x.rows(), C = x.cols();
+        KernelSupport.requireMatrix(op, dout, N, C);
+        KernelSupport.requireMatrix(op, dx, N, C);
+        weight.requireShape(op, C);
+        dweight.requireShape(op, C);
+        KernelSupport.requireNumel(op, rstd, N, "one rstd per row of " + x.name());
+        MemorySegment sdo = dout.segment(), sx = x.segment(), sw = weight.segment(), sr = rstd.segment();
+        MemorySegment sdx = dx.segment(), sdw = dweight.segment();
+        Device device = x.device();
+
+        // dweight first (dx may overwrite dout). Parallel over column vectors, rows in order, so the
+        // sum is the same for every thread count.
+        int colVectors = (C + S.length() - 1) / S.length();
+        device.parallelFor(colVectors, KernelSupport.rowGrain(N * S.length()), (v0, v1) -> {
+            int c1 = Math.min(C, v1 * S.length());
+            for (int i = v0 * S.length(); i < c1; i += S.length()) {
+                VectorMask<Float> m = S.indexInRange(i, c1);
+                long col = (long) i * Float.BYTES;
+                FloatVector acc = FloatVector.fromMemorySegment(S, sdw, col, NATIVE, m);
+                for (int r = 0; r < N; r++) {
+                    long off = (long) r * C * Float.BYTES + col;
+                    float rs = sr.getAtIndex(Tensor.F32, r);
+                    FloatVector xhat = FloatVector.fromMemorySegment(S, sx, off, NATIVE, m).mul(rs);
+                    acc = FloatVector.fromMemorySegment(S, sdo, off, NATIVE, m).fma(xhat, acc);
+                }
+                acc.intoMemorySegment(sdw, col, NATIVE, m);
+            }
+        });
+
+        device.parallelFor(N, KernelSupport.rowGrain(C), (r0, r1) -> {
+            float[] lanes = new float[S.length()];
+            for (int r = r0; r < r1; r++) {
+                long row = (long) r * C * Float.BYTES;
+                float rs = sr.getAtIndex(Tensor.F32, r);
+                // dot = sum(g * x), g = dout * w
+                FloatVector acc = FloatVector.zero(S);
+                for (int i = 0; i < C; i += S.length()) {
+                    VectorMask<Float> m = S.indexInRange(i, C);
+                    long off = row + (long) i * Float.BYTES;
+                    FloatVector g = FloatVector.fromMemorySegment(S, sdo, off, NATIVE, m)
+                            .mul(FloatVector.fromMemorySegment(S, sw, (long) i * Float.BYTES, NATIVE, m));
+                    acc = g.fma(FloatVector.fromMemorySegment(S, sx, off, NATIVE, m), acc);
+                }
+                acc.intoArray(lanes, 0);
+                float k = rs * rs * (KernelSupport.sumLanes(lanes) / C);
+                // dx = r * (g - x * k)
+                for (int i = 0; i < C; i += S.length()) {
+                    VectorMask<Float> m = S.indexInRange(i, C);
+                    long off = row + (long) i * Float.BYTES;
+                    FloatVector g = FloatVector.fromMemorySegment(S, sdo, off, NATIVE, m)
+                            .mul(FloatVector.fromMemorySegment(S, sw, (long) i * Float.BYTES, NATIVE, m));
+                    FloatVector xv = FloatVector.fromMemorySegment(S, sx, off, NATIVE, m);
+                    xv.mul(-k).add(g).mul(rs).intoMemorySegment(sdx, off, NATIVE, m);
+                }
+            }
+        });
+        device.recordCompute("rmsnorm.backward", 9.0 * N * C, 12.0 * N * C + 8.0 * C + 4.0 * N);
     }
 }

@@ -1,18 +1,86 @@
 package fourfold.engine.kernels;
 
+import fourfold.devices.Device;
 import fourfold.engine.tensor.Tensor;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
 
-/** SwiGLU gate of the Llama MLP: out = silu(gate) * up, silu(x) = x * sigmoid(x). */
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
+
+/**
+ * SwiGLU gate of the Llama MLP: out = silu(gate) * up, silu(x) = x * sigmoid(x).
+ * silu is computed as torch computes it on CPU: x / (1 + exp(-x)).
+ */
 public final class SwiGlu {
     private SwiGlu() {}
 
-    /** gate (N,F), up (N,F) -> out (N,F). */
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
+
+    /** gate (N,F), up (N,F) -> out (N,F). out may alias gate or up. */
     public static void forward(Tensor gate, Tensor up, Tensor out) {
-        throw new UnsupportedOperationException("not implemented yet");
+        String op = "SwiGlu.forward";
+        Tensor.requireSameDevice(op, gate, up, out);
+        int N = gate.rows(), F = gate.cols();
+        KernelSupport.requireMatrix(op, up, N, F);
+        KernelSupport.requireMatrix(op, out, N, F);
+        MemorySegment sg = gate.segment(), su = up.segment(), so = out.segment();
+        Device device = gate.device();
+        device.parallelFor(N, KernelSupport.rowGrain(F), (r0, r1) -> {
+            for (int r = r0; r < r1; r++) {
+                long row = (long) r * F * Float.BYTES;
+                for (int i = 0; i < F; i += S.length()) {
+                    VectorMask<Float> m = S.indexInRange(i, F);
+                    long off = row + (long) i * Float.BYTES;
+                    FloatVector g = FloatVector.fromMemorySegment(S, sg, off, NATIVE, m);
+                    FloatVector u = FloatVector.fromMemorySegment(S, su, off, NATIVE, m);
+                    FloatVector silu = g.div(g.neg().lanewise(VectorOperators.EXP).add(1f));
+                    silu.mul(u).intoMemorySegment(so, off, NATIVE, m);
+                }
+            }
+        });
+        long n = (long) N * F;
+        device.recordCompute("swiglu.forward", 5.0 * n, 12.0 * n);
     }
 
-    /** dout (N,F) -> dgate, dup (N,F), overwritten. */
+    /**
+     * dout (N,F) -> dgate, dup (N,F), overwritten (either may alias dout, gate or up).
+     * With s = sigmoid(g): dup = dout * silu(g), dgate = dout * up * s * (1 + g * (1 - s)).
+     */
     public static void backward(Tensor dout, Tensor gate, Tensor up, Tensor dgate, Tensor dup) {
-        throw new UnsupportedOperationException("not implemented yet");
+        String op = "SwiGlu.backward";
+        Tensor.requireSameDevice(op, dout, gate, up, dgate, dup);
+        int N = gate.rows(), F = gate.cols();
+        KernelSupport.requireMatrix(op, dout, N, F);
+        KernelSupport.requireMatrix(op, up, N, F);
+        KernelSupport.requireMatrix(op, dgate, N, F);
+        KernelSupport.requireMatrix(op, dup, N, F);
+        MemorySegment sd = dout.segment(), sg = gate.segment(), su = up.segment();
+        MemorySegment sdg = dgate.segment(), sdu = dup.segment();
+        Device device = gate.device();
+        device.parallelFor(N, KernelSupport.rowGrain(F), (r0, r1) -> {
+            for (int r = r0; r < r1; r++) {
+                long row = (long) r * F * Float.BYTES;
+                for (int i = 0; i < F; i += S.length()) {
+                    VectorMask<Float> m = S.indexInRange(i, F);
+                    long off = row + (long) i * Float.BYTES;
+                    // all loads before any store: the outputs may alias the inputs
+                    FloatVector d = FloatVector.fromMemorySegment(S, sd, off, NATIVE, m);
+                    FloatVector g = FloatVector.fromMemorySegment(S, sg, off, NATIVE, m);
+                    FloatVector u = FloatVector.fromMemorySegment(S, su, off, NATIVE, m);
+                    FloatVector den = g.neg().lanewise(VectorOperators.EXP).add(1f); // 1 + exp(-g)
+                    FloatVector sig = FloatVector.broadcast(S, 1f).div(den);
+                    FloatVector silu = g.div(den);
+                    // torch's silu_backward order: (dy * s) * (1 + g * (1 - s)), dy = dout * up
+                    d.mul(u).mul(sig).mul(g.mul(sig.neg().add(1f)).add(1f)).intoMemorySegment(sdg, off, NATIVE, m);
+                    d.mul(silu).intoMemorySegment(sdu, off, NATIVE, m);
+                }
+            }
+        });
+        long n = (long) N * F;
+        device.recordCompute("swiglu.backward", 12.0 * n, 20.0 * n);
     }
 }
