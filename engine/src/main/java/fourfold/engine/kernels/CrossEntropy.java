@@ -189,8 +189,4 @@ public final class CrossEntropy {
         }
     }
 
-    public static void rowMax(Tensor logits, float[] out) { throw new UnsupportedOperationException(); }
-    public static void rowSumExp(Tensor logits, float[] max, float[] out) { throw new UnsupportedOperationException(); }
-    public static void targetLogits(Tensor logits, int[] targets, int vocabStart, float[] out) { throw new UnsupportedOperationException(); }
-    public static void gradient(Tensor logits, float[] max, float[] sumExp, int[] targets, int vocabStart, float gradScale, Tensor dlogits) { throw new UnsupportedOperationException(); }
 }

@@ -60,8 +60,7 @@ public final class LmHead {
         tp.allReduceSum(logits, sumExp);
         CrossEntropy.targetLogits(logits, targets, vocabStart, target);
         tp.allReduceSum(logits, target);
-        double loss = 0;
-        for (int i = 0; i < N; i++) loss += Math.log(sumExp[i]) + max[i] - target[i];
+        double loss = CrossEntropy.lossSum(max, sumExp, target);
         if (!withGrad) {
             logits.close();
             n.close();

@@ -1,0 +1,6 @@
+package fourfold.devices;
+
+/** TEMPORARY contract stub. */
+public interface CommHandle {
+    void await();
+}

@@ -1,0 +1,4 @@
+package fourfold.devices;
+
+/** TEMPORARY contract stub. */
+public enum ReduceOp { SUM, AVG, MAX }
