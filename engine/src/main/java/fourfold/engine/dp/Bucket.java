@@ -1,6 +1,6 @@
 package fourfold.engine.dp;
 
-import fourfold.devices.CommHandle;
+import fourfold.devices.comm.CommHandle;
 import fourfold.engine.model.Parameter;
 import fourfold.engine.tensor.Tensor;
 

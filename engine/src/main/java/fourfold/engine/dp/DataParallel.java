@@ -1,8 +1,8 @@
 package fourfold.engine.dp;
 
 import fourfold.devices.MemoryTag;
-import fourfold.devices.ProcessGroup;
-import fourfold.devices.ReduceOp;
+import fourfold.devices.comm.ProcessGroup;
+import fourfold.devices.comm.ReduceOp;
 import fourfold.engine.model.LayerHooks;
 import fourfold.engine.model.Llama;
 import fourfold.engine.model.Parameter;

@@ -1,8 +1,8 @@
 package fourfold.engine.tp;
 
 import fourfold.devices.MemoryTag;
-import fourfold.devices.ProcessGroup;
-import fourfold.devices.ReduceOp;
+import fourfold.devices.comm.ProcessGroup;
+import fourfold.devices.comm.ReduceOp;
 import fourfold.engine.tensor.Tensor;
 
 import java.lang.foreign.MemorySegment;

@@ -1,4 +1,4 @@
-package fourfold.devices;
+package fourfold.devices.comm;
 
 /** TEMPORARY contract stub. */
 public interface CommHandle {

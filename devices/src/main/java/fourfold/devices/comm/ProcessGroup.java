@@ -1,4 +1,6 @@
-package fourfold.devices;
+package fourfold.devices.comm;
+
+import fourfold.devices.Device;
 
 import java.lang.foreign.MemorySegment;
 
