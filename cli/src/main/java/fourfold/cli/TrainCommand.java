@@ -84,6 +84,14 @@ final class TrainCommand implements Callable<Integer> {
     String deviceMemory;
     @Option(names = "--no-progress", description = "No progress bar (log lines only).")
     boolean noProgress;
+    @Option(names = "--profile", defaultValue = "cpu-local", description = "Hardware profile of the simulated clock: cpu-local, h100-nvlink-ib (default: ${DEFAULT-VALUE}).")
+    String profile;
+    @Option(names = "--trace", description = "Write a Chrome trace (open in Perfetto or chrome://tracing) of the run's simulated time.")
+    Path trace;
+    @Option(names = "--bucket-size", defaultValue = "1m", description = "Data-parallel gradient bucket size, e.g. 256k, 4m (default: ${DEFAULT-VALUE}).")
+    String bucketSize;
+    @Option(names = "--reshard-after-forward", defaultValue = "true", arity = "1", description = "ZeRO-3: free gathered parameters after forward and gather again for backward (default: ${DEFAULT-VALUE}).")
+    boolean reshardAfterForward;
 
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
@@ -113,22 +121,23 @@ final class TrainCommand implements Callable<Integer> {
         long memory = parseMemory(deviceMemory);
         Checkpoints.requireWritableParent(out);
 
-        try (Trainer trainer = new Trainer(options, layout, threads, memory);
+        long bucket = parseSize("--bucket-size", bucketSize);
+        Trainer.Hardware hardware = new Trainer.Hardware(threads, memory, profile, trace);
+        try (Trainer trainer = new Trainer(options, layout, hardware, new Trainer.DpOptions(bucket, reshardAfterForward));
              MetricsWriter metrics = MetricsWriter.open(metricsOut);
              TrainProgress progress = new TrainProgress(options.steps(), !noProgress)) {
-            if (init != null) Checkpoints.loadWeights(trainer, init);
-            if (resume != null) Checkpoints.resume(trainer, resume);
-            System.err.printf(Locale.ROOT, "fourfold: training %s (%,d parameters) on %s, %s, batch %d x %d tokens, %d steps%n",
-                    preset(), model.parameterCount(), trainer.dataset().name(), layout, options.batch(), T, options.steps());
-            progress.start(trainer.stepsDone());
+            if (init != null) trainer.initFrom(init);
+            if (resume != null) trainer.resumeFrom(resume);
+            System.err.printf(Locale.ROOT, "fourfold: training %s (%,d parameters) on %s, %s, batch %d x %d tokens, steps %d..%d%n",
+                    preset(), model.parameterCount(), trainer.dataset().name(), layout, options.batch(), T, trainer.startStep() + 1, options.steps());
+            progress.start(trainer.startStep());
             trainer.train(m -> {
                 progress.step(m);
                 metrics.write(m);
-                if (saveEvery > 0 && m.step() % saveEvery == 0 && m.step() < options.steps()) Checkpoints.save(trainer, out);
-            });
+            }, out, saveEvery);
             progress.close();
-            Checkpoints.save(trainer, out);
             System.err.println("fourfold: checkpoint written to " + out + " (try: ./fourfold generate --checkpoint " + out + ")");
+            if (trace != null) System.err.println("fourfold: trace written to " + trace + " (open it in https://ui.perfetto.dev)");
         }
         return 0;
     }
@@ -146,10 +155,14 @@ final class TrainCommand implements Callable<Integer> {
     }
 
     static long parseMemory(String s) {
+        return parseSize("--device-memory", s);
+    }
+
+    static long parseSize(String flag, String s) {
         try {
             return Bytes.parse(s);
         } catch (IllegalArgumentException e) {
-            throw new UserError("--device-memory: " + e.getMessage());
+            throw new UserError(flag + ": " + e.getMessage());
         }
     }
 

@@ -32,6 +32,7 @@ public final class DataParallel implements LayerHooks {
     private final List<Bucket> buckets = new ArrayList<>();
     private final Map<Integer, Bucket> bucketOfUnit = new HashMap<>();
     private boolean lastMicroBatch = true;
+    private boolean holding;
 
     /**
      * Lays the model's parameters out in buckets of about {@code bucketBytes} (whole units, in
@@ -156,7 +157,7 @@ public final class DataParallel implements LayerHooks {
     }
 
     private void release(Bucket b) {
-        if (b.flatParams == null) return;
+        if (b.flatParams == null || holding) return;
         for (Parameter p : b.params) p.releaseData();
         b.flatParams.close();
         b.flatParams = null;
@@ -233,13 +234,20 @@ public final class DataParallel implements LayerHooks {
         }
     }
 
-    /** ZeRO-3: materializes every parameter (for checkpoints and evaluation); {@link #releaseAll} undoes it. */
+    /**
+     * ZeRO-3: materializes every parameter and keeps them until {@link #releaseAll} (for
+     * checkpoints and evaluation, where ranks may run different numbers of forward passes).
+     */
     public void gatherAll() {
-        if (zero == 3) for (Bucket b : buckets) gather(b);
+        if (zero != 3) return;
+        for (Bucket b : buckets) gather(b);
+        holding = true;
     }
 
     public void releaseAll() {
-        if (zero == 3) for (Bucket b : buckets) release(b);
+        if (zero != 3) return;
+        holding = false;
+        for (Bucket b : buckets) release(b);
     }
 
     public void close() {

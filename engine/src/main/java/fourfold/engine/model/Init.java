@@ -45,4 +45,25 @@ public final class Init {
         }
         return out;
     }
+
+    /**
+     * The inverse of {@link #localSlice}: the full tensor from the tp shards of {@code p} laid
+     * end to end (shard 0 first), as an all-gather of the flattened shards returns them.
+     */
+    public static float[] fromShards(Parameter p, float[] shards, int parts) {
+        int dim = p.shardDim();
+        if (dim <= 0 || parts == 1) return shards; // dim 0 shards are contiguous row ranges
+        int[] fs = p.fullShape();
+        long outer = 1;
+        for (int i = 0; i < dim; i++) outer *= fs[i];
+        long inner = 1;
+        for (int i = dim + 1; i < fs.length; i++) inner *= fs[i];
+        int len = fs[dim] / parts;
+        long shardSize = outer * len * inner;
+        float[] full = new float[shards.length];
+        for (int s = 0; s < parts; s++)
+            for (long o = 0; o < outer; o++)
+                System.arraycopy(shards, (int) (s * shardSize + o * len * inner), full, (int) ((o * fs[dim] + (long) s * len) * inner), (int) (len * inner));
+        return full;
+    }
 }

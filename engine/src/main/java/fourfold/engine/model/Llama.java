@@ -266,6 +266,14 @@ public final class Llama implements AutoCloseable {
         }
     }
 
+    /** Logits (B*T, V) of a micro-batch on one device (tests and tools). */
+    public float[] logits(MicroBatch mb) {
+        if (embedding == null || head == null || tp.size() > 1) throw new IllegalStateException("logits needs the whole model on one device");
+        try (Tensor x = forwardHidden(mb); Tensor logits = head.logits(x)) {
+            return logits.toArray();
+        }
+    }
+
     private Tensor forwardHidden(MicroBatch mb) {
         Tensor x = embedding.forward(mb.inputs(), config.dim(), "embeddings");
         for (Block b : blocks) {

@@ -123,14 +123,12 @@ public final class TensorParallel {
         }
     }
 
-    /** Sum of a scalar over the group (e.g. squared gradient norms of sharded weights). */
+    /** Sum of a double over the group (e.g. squared norms of sharded gradients). */
     public double allReduceSum(fourfold.devices.Device device, double value) {
-        if (group == null || group.size() == 1) return value;
-        float[] v = {(float) value};
-        // float is enough for a norm; the reduction order is fixed, so it stays reproducible
-        try (Tensor buf = Tensor.of(device, MemoryTag.COMM, "tp.scalar", v, 1)) {
-            group.allReduce(buf.segment(), ReduceOp.SUM);
-            return buf.get(0);
-        }
+        return fourfold.engine.tensor.Scalars.allReduceSum(group, device, value);
+    }
+
+    public ProcessGroup group() {
+        return group;
     }
 }

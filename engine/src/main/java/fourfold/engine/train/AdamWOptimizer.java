@@ -58,13 +58,6 @@ public final class AdamWOptimizer implements AutoCloseable {
         this.step = step;
     }
 
-    /** Sum of squared gradients over this rank's slots (double, fixed order). */
-    public double gradSumOfSquares() {
-        double s = 0;
-        for (Slot slot : slots) s += Elementwise.sumOfSquares(slot.grad().get());
-        return s;
-    }
-
     /** grads *= factor (gradient clipping). */
     public void scaleGrads(float factor) {
         for (Slot slot : slots) Elementwise.scale(slot.grad().get(), factor);

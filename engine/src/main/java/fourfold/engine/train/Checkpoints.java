@@ -9,12 +9,12 @@ import fourfold.engine.io.AtomicDirectory;
 import fourfold.engine.io.SafetensorsReader;
 import fourfold.engine.io.SafetensorsWriter;
 import fourfold.engine.model.LlamaConfig;
-import fourfold.engine.model.Parameter;
 
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.Map;
 
 /**
  * Checkpoint directories: {@code config.json} and {@code model.safetensors} in Hugging Face
@@ -52,29 +52,28 @@ public final class Checkpoints {
         if (!Files.isRegularFile(dir.resolve("model.safetensors"))) throw new UserError("checkpoint " + dir + " has no model.safetensors");
     }
 
-    /** Writes the trainer's current state to {@code dir} (atomically replacing an older checkpoint). */
-    public static void save(Trainer trainer, Path dir) {
+    /** Full (unsharded) tensors by Hugging Face name, in model order. */
+    public record State(Map<String, float[]> weights, Map<String, int[]> shapes, Map<String, float[]> expAvg, Map<String, float[]> expAvgSq) {}
+
+    /** Writes a checkpoint to {@code dir}, atomically replacing an older one. */
+    public static void write(Path dir, TrainOptions options, Layout layout, int step, State state) {
         AtomicDirectory.write(dir, tmp -> {
-            trainer.options().model().writeHfJson(tmp.resolve("config.json"));
+            options.model().writeHfJson(tmp.resolve("config.json"));
             SafetensorsWriter model = new SafetensorsWriter().metadata("format", "pt");
-            for (Parameter p : trainer.model().parameters()) model.add(p.name(), p.data().segment(), p.fullShape());
+            state.weights().forEach((name, values) -> model.add(name, values, state.shapes().get(name)));
             model.write(tmp.resolve("model.safetensors"));
             SafetensorsWriter opt = new SafetensorsWriter();
-            for (AdamWOptimizer.Slot s : trainer.optimizer().slots()) {
-                int[] shape = s.m().shape();
-                opt.add(s.name() + ".exp_avg", s.m().segment(), shape);
-                opt.add(s.name() + ".exp_avg_sq", s.v().segment(), shape);
-            }
+            state.expAvg().forEach((name, values) -> opt.add(name + ".exp_avg", values, state.shapes().get(name)));
+            state.expAvgSq().forEach((name, values) -> opt.add(name + ".exp_avg_sq", values, state.shapes().get(name)));
             opt.write(tmp.resolve("optimizer.safetensors"));
-            Files.writeString(tmp.resolve("trainer.json"), GSON.toJson(trainerState(trainer)));
+            Files.writeString(tmp.resolve("trainer.json"), GSON.toJson(trainerState(options, layout, step)));
         });
     }
 
-    private static JsonObject trainerState(Trainer trainer) {
-        TrainOptions o = trainer.options();
+    private static JsonObject trainerState(TrainOptions o, Layout layout, int step) {
         JsonObject j = new JsonObject();
         j.addProperty("format", FORMAT);
-        j.addProperty("step", trainer.stepsDone());
+        j.addProperty("step", step);
         j.addProperty("steps", o.steps());
         j.addProperty("data", o.data() == null ? null : o.data().toString());
         j.addProperty("batch", o.batch());
@@ -92,7 +91,7 @@ public final class Checkpoints {
         j.addProperty("sampling", o.sampling().cliName());
         j.addProperty("eval_every", o.evalEvery());
         j.addProperty("eval_windows", o.evalWindows());
-        j.addProperty("layout", trainer.layout().toString());
+        j.addProperty("layout", layout.toString());
         // Batches are a pure function of (seed, step), so the step is the whole sampler state.
         j.addProperty("rng", "batches derived from (seed, step); no other random state");
         return j;
@@ -128,33 +127,19 @@ public final class Checkpoints {
         }
     }
 
-    /** Loads weights into a trainer whose model has the checkpoint's config (fresh optimizer). */
-    public static void loadWeights(Trainer trainer, Path dir) {
-        requireSameConfig(trainer.options().model(), dir);
-        try (SafetensorsReader r = SafetensorsReader.open(dir.resolve("model.safetensors"))) {
-            trainer.loadWeights(p -> r.floats(p.name(), p.fullShape()));
-        }
-    }
-
-    /** Restores weights, optimizer moments and step: the run continues as if never interrupted. */
-    public static void resume(Trainer trainer, Path dir) {
-        loadWeights(trainer, dir);
-        Path f = dir.resolve("optimizer.safetensors");
-        if (!Files.isRegularFile(f)) throw new UserError("checkpoint " + dir + " has no optimizer.safetensors, so it cannot be resumed; use --init");
-        try (SafetensorsReader r = SafetensorsReader.open(f)) {
-            for (AdamWOptimizer.Slot s : trainer.optimizer().slots()) {
-                s.m().copyFrom(r.floats(s.name() + ".exp_avg", s.m().shape()));
-                s.v().copyFrom(r.floats(s.name() + ".exp_avg_sq", s.v().shape()));
-            }
-        }
-        trainer.setStepsDone(readStep(dir));
-    }
-
-    private static void requireSameConfig(LlamaConfig expected, Path dir) {
+    /** Refuses a checkpoint whose model config differs from {@code expected}. */
+    public static void requireSameConfig(LlamaConfig expected, Path dir) {
         LlamaConfig found = readConfig(dir);
         if (!found.equals(expected)) {
             throw new UserError("checkpoint " + dir + " was saved from another model config (" + found + "), not " + expected);
         }
+    }
+
+    /** The optimizer file of a checkpoint that is to be resumed. */
+    public static Path optimizerFile(Path dir) {
+        Path f = dir.resolve("optimizer.safetensors");
+        if (!Files.isRegularFile(f)) throw new UserError("checkpoint " + dir + " has no optimizer.safetensors, so it cannot be resumed; use --init");
+        return f;
     }
 
     static String shape(int[] s) {

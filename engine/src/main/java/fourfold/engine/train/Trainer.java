@@ -1,43 +1,87 @@
 package fourfold.engine.train;
 
+import fourfold.devices.Axis;
+import fourfold.devices.Cluster;
+import fourfold.devices.ClusterConfig;
 import fourfold.devices.Device;
+import fourfold.devices.Mesh;
+import fourfold.devices.MemoryTag;
+import fourfold.devices.Rank;
+import fourfold.devices.comm.ProcessGroup;
+import fourfold.devices.comm.ReduceOp;
+import fourfold.engine.UserError;
 import fourfold.engine.data.Batch;
 import fourfold.engine.data.BatchSampler;
 import fourfold.engine.data.EvalWindows;
 import fourfold.engine.data.TextDataset;
-import fourfold.engine.data.TokenSpan;
+import fourfold.engine.dp.DataParallel;
+import fourfold.engine.io.SafetensorsReader;
+import fourfold.engine.model.Init;
 import fourfold.engine.model.Llama;
 import fourfold.engine.model.Parameter;
+import fourfold.engine.tensor.Tensor;
+import fourfold.engine.tp.TensorParallel;
 
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.function.Consumer;
-import java.util.function.Function;
 
 /**
- * A training run: data, model, optimizer and the step loop, with validation and metrics.
+ * A training run on a simulated cluster laid out as {@link Layout} says. Every rank runs the same
+ * program (SPMD, as torchrun runs one process per GPU): build its part of the model, then for each
+ * step take its rows of the global batch, run forward/backward, reduce, update. Rank 0 reports
+ * metrics and writes checkpoints; everything else is symmetric.
  */
 public final class Trainer implements AutoCloseable {
+    /** Where the run executes: threads and memory per simulated device, the hardware profile, a trace file. */
+    public record Hardware(int threadsPerDevice, long deviceMemory, String profile, Path trace) {
+        public static Hardware local(int threadsPerDevice, long deviceMemory) {
+            return new Hardware(threadsPerDevice, deviceMemory, "cpu-local", null);
+        }
+    }
+
+    /** Data-parallel options that do not change results: bucket size and FSDP resharding. */
+    public record DpOptions(long bucketBytes, boolean reshardAfterForward) {
+        public static final DpOptions DEFAULT = new DpOptions(1L << 20, true);
+    }
+
     private final TrainOptions options;
     private final Layout layout;
+    private final Hardware hardware;
+    private final DpOptions dpOptions;
     private final TextDataset dataset;
     private final BatchSampler sampler;
-    private final Device device;
-    private final RankTrainer rank;
-    private int step; // steps done
+    private final Cluster cluster;
+    private Path weightsFrom;   // --init or --resume
+    private Path optimizerFrom; // --resume
+    private int startStep;
 
-    public Trainer(TrainOptions options, Layout layout, int threadsPerDevice, long deviceMemory) {
+    public Trainer(TrainOptions options, Layout layout, Hardware hardware) {
+        this(options, layout, hardware, DpOptions.DEFAULT);
+    }
+
+    public Trainer(TrainOptions options, Layout layout, Hardware hardware, DpOptions dpOptions) {
         layout.validate(options.model(), options.batch(), options.seq());
         if (options.seq() > options.model().maxSeq()) {
-            throw new fourfold.engine.UserError("--seq " + options.seq() + " exceeds the model's max_position_embeddings " + options.model().maxSeq());
+            throw new UserError("--seq " + options.seq() + " exceeds the model's max_position_embeddings " + options.model().maxSeq());
         }
         this.options = options;
         this.layout = layout;
+        this.hardware = hardware;
+        this.dpOptions = dpOptions;
         this.dataset = TextDataset.loadOrEmbedded(options.data());
         this.sampler = BatchSampler.of(options.sampling(), dataset.train(), options.batch(), options.seq(), options.seed());
         dataset.validation().requireWindow(options.seq());
-        this.device = new Device(0, deviceMemory, threadsPerDevice);
-        Llama model = Llama.singleDevice(options.model(), device);
-        model.initialize(options.seed());
-        this.rank = new RankTrainer(model, AdamWOptimizer.forParameters(model.parameters(), options.adamw()), layout.microBatches());
+        Mesh mesh = new Mesh(layout.dp(), layout.pp(), layout.cp(), layout.tp());
+        this.cluster = new Cluster(mesh, ClusterConfig.builder()
+                .deviceMemory(hardware.deviceMemory())
+                .threadsPerDevice(hardware.threadsPerDevice())
+                .profile(hardware.profile())
+                .trace(hardware.trace() != null)
+                .build());
     }
 
     public TrainOptions options() {
@@ -52,79 +96,191 @@ public final class Trainer implements AutoCloseable {
         return dataset;
     }
 
-    public Llama model() {
-        return rank.model();
+    public Cluster cluster() {
+        return cluster;
     }
 
-    public AdamWOptimizer optimizer() {
-        return rank.optimizer();
+    public int startStep() {
+        return startStep;
     }
 
-    public int stepsDone() {
-        return step;
+    /** Starts from a checkpoint's weights with a fresh optimizer (the config must match). */
+    public void initFrom(Path checkpoint) {
+        Checkpoints.requireSameConfig(options.model(), checkpoint);
+        weightsFrom = checkpoint;
     }
 
-    public void setStepsDone(int s) {
-        step = s;
-        rank.optimizer().setStepCount(s);
+    /** Continues a checkpointed run: weights, optimizer moments and step, whatever layout saved it. */
+    public void resumeFrom(Path checkpoint) {
+        Checkpoints.requireSameConfig(options.model(), checkpoint);
+        optimizerFrom = Checkpoints.optimizerFile(checkpoint);
+        weightsFrom = checkpoint;
+        startStep = Checkpoints.readStep(checkpoint);
+        if (startStep > options.steps()) {
+            throw new UserError("checkpoint " + checkpoint + " is at step " + startStep + ", past --steps " + options.steps() + "; raise --steps to continue");
+        }
     }
 
-    /** Replaces the initial weights with full tensors from {@code values} (a checkpoint). */
-    public void loadWeights(Function<Parameter, float[]> values) {
-        rank.model().load(values);
+    /**
+     * Trains from the start step to {@code options.steps()}, reporting each step to {@code listener}
+     * (from rank 0's thread), saving to {@code out} every {@code saveEvery} steps (0: never) and at
+     * the end (when out is not null). Returns the final full weights by Hugging Face name.
+     */
+    public Map<String, float[]> train(Consumer<StepMetrics> listener, Path out, int saveEvery) {
+        int n = cluster.mesh().size();
+        double[] simDelta = new double[n];
+        long[] peaks = new long[n];
+        List<Map<String, float[]>> results = cluster.run(rank -> runRank(rank, listener, out, saveEvery, simDelta, peaks));
+        if (hardware.trace() != null) cluster.writeTrace(hardware.trace());
+        return results.get(0);
     }
 
-    /** Runs one step and returns its metrics (valLoss is NaN: see {@link #validationLoss}). */
-    public StepMetrics step() {
-        Batch batch = sampler.batch(step);
-        double lr = options.lrSchedule().at(step);
-        device.memory().resetPeak();
-        double sim0 = device.clock().now();
-        long t0 = System.nanoTime();
-        RankTrainer.StepResult r = rank.step(batch, options.tokensPerStep(), lr, options.clip());
-        double seconds = (System.nanoTime() - t0) / 1e9;
-        step++;
-        return new StepMetrics(step, r.lossSum() / options.tokensPerStep(), lr, r.gradNorm(),
-                options.tokensPerStep() / seconds, seconds, Double.NaN, device.clock().now() - sim0, device.memory().peak());
+    private Map<String, float[]> runRank(Rank rank, Consumer<StepMetrics> listener, Path out, int saveEvery,
+                                         double[] simDelta, long[] peaks) throws Exception {
+        Device device = rank.device();
+        ProcessGroup tpGroup = rank.group(Axis.TP);
+        ProcessGroup dpGroup = rank.group(Axis.DP);
+        ProcessGroup world = rank.group(Axis.DP, Axis.PP, Axis.CP, Axis.TP);
+        TensorParallel tp = TensorParallel.of(tpGroup, layout.sequenceParallel());
+        Llama model = new Llama(options.model(), device, tp, 0, options.model().nLayers());
+        if (weightsFrom != null) {
+            try (SafetensorsReader r = SafetensorsReader.open(weightsFrom.resolve("model.safetensors"))) {
+                model.load(p -> r.floats(p.name(), p.fullShape()));
+            }
+        } else {
+            model.initialize(options.seed());
+        }
+        DataParallel dp = layout.dp() > 1 || layout.zero() > 0
+                ? new DataParallel(model, dpGroup, layout.zero(), dpOptions.bucketBytes(), dpOptions.reshardAfterForward()) : null;
+        AdamWOptimizer optimizer = dp != null ? new AdamWOptimizer(dp.optimizerSlots(), options.adamw())
+                : AdamWOptimizer.forParameters(model.parameters(), options.adamw());
+        if (optimizerFrom != null) loadOptimizer(model, optimizer, tp);
+        optimizer.setStepCount(startStep);
+        try (RankTrainer trainer = new RankTrainer(model, optimizer, dp, dpGroup, layout.microBatches())) {
+            int B = options.batch(), rows = B / layout.dp(), dpRank = dpGroup.rank();
+            for (int step = startStep; step < options.steps(); step++) {
+                Batch local = sampler.batch(step).rows(dpRank * rows, rows);
+                double lr = options.lrSchedule().at(step);
+                device.memory().resetPeak();
+                double sim0 = device.clock().now();
+                long t0 = System.nanoTime();
+                RankTrainer.StepResult r = trainer.step(local, options.tokensPerStep(), lr, options.clip());
+                double seconds = (System.nanoTime() - t0) / 1e9;
+                simDelta[rank.rank()] = device.clock().now() - sim0;
+                peaks[rank.rank()] = device.memory().peak();
+                int done = step + 1;
+                boolean eval = done == options.steps() || (options.evalEvery() > 0 && done % options.evalEvery() == 0);
+                double val = eval ? validationLoss(trainer, dp, dpGroup) : Double.NaN;
+                world.barrier(); // every rank's clock and peak are in
+                if (rank.rank() == 0) {
+                    listener.accept(new StepMetrics(done, r.lossSum() / options.tokensPerStep(), lr, r.gradNorm(),
+                            options.tokensPerStep() / seconds, seconds, val,
+                            Arrays.stream(simDelta).max().orElse(0), Arrays.stream(peaks).max().orElse(0)));
+                }
+                boolean save = out != null && (done == options.steps() || (saveEvery > 0 && done % saveEvery == 0));
+                if (save) saveCheckpoint(rank, model, optimizer, dp, tp, dpGroup, out, done);
+            }
+            if (dp != null) dp.gatherAll();
+            Map<String, float[]> weights = fullWeights(model, tp);
+            if (dp != null) dp.releaseAll();
+            return weights;
+        }
     }
 
-    /** Mean loss over the validation split (or its first evalWindows windows). */
-    public double validationLoss() {
-        return meanLoss(dataset.validation(), options.seq(), options.evalWindows());
-    }
-
-    /** Mean token loss over every non-overlapping window of {@code span} (at most maxWindows when > 0). */
-    public double meanLoss(TokenSpan span, int T, int maxWindows) {
-        EvalWindows windows = new EvalWindows(span, T, options.batch());
+    /** Mean loss over the validation windows; each dp rank scores its share of every eval batch. */
+    private double validationLoss(RankTrainer trainer, DataParallel dp, ProcessGroup dpGroup) {
+        if (dp != null) dp.gatherAll();
+        EvalWindows windows = new EvalWindows(dataset.validation(), options.seq(), options.batch());
         double sum = 0;
         long tokens = 0;
         int seen = 0;
         for (Batch b : windows) {
-            if (maxWindows > 0 && seen >= maxWindows) break;
-            if (maxWindows > 0 && seen + b.B() > maxWindows) b = b.rows(0, maxWindows - seen);
-            sum += rank.lossSum(b);
+            if (options.evalWindows() > 0 && seen >= options.evalWindows()) break;
+            if (options.evalWindows() > 0 && seen + b.B() > options.evalWindows()) b = b.rows(0, options.evalWindows() - seen);
+            ProcessGroup.Chunk mine = ProcessGroup.chunk(b.B(), dpGroup.size(), dpGroup.rank());
+            double local = mine.length() == 0 ? 0 : trainer.model().lossSum(toMicroBatch(b.rows((int) mine.start(), (int) mine.length())));
+            sum += fourfold.engine.tensor.Scalars.allReduceSum(dpGroup, trainer.model().device(), local);
             tokens += b.tokens();
             seen += b.B();
         }
+        if (dp != null) dp.releaseAll();
         return sum / tokens;
     }
 
-    /** Trains until {@code options.steps()} steps are done, evaluating every evalEvery steps and at the end. */
-    public void train(Consumer<StepMetrics> listener) {
-        while (step < options.steps()) {
-            StepMetrics m = step();
-            boolean eval = step == options.steps() || (options.evalEvery() > 0 && step % options.evalEvery() == 0);
-            if (eval) {
-                m = new StepMetrics(m.step(), m.loss(), m.lr(), m.gradNorm(), m.tokensPerSecond(), m.stepSeconds(),
-                        validationLoss(), m.simSeconds(), m.peakBytes());
+    private static fourfold.engine.model.MicroBatch toMicroBatch(Batch b) {
+        return fourfold.engine.model.MicroBatch.causal(b.B(), b.T(), b.inputs(), b.targets());
+    }
+
+    /** Every rank takes part (collectives); rank 0 writes. */
+    private void saveCheckpoint(Rank rank, Llama model, AdamWOptimizer optimizer, DataParallel dp, TensorParallel tp,
+                                ProcessGroup dpGroup, Path out, int step) {
+        if (dp != null) dp.gatherAll();
+        Map<String, float[]> weights = fullWeights(model, tp);
+        if (dp != null) dp.releaseAll();
+        Map<String, float[]> m = new LinkedHashMap<>(), v = new LinkedHashMap<>();
+        Map<String, int[]> shapes = new LinkedHashMap<>();
+        boolean sharded = dp != null && dp.zeroStage() >= 1 && dpGroup.size() > 1;
+        for (Parameter p : model.parameters()) {
+            shapes.put(p.name(), p.fullShape());
+            float[][] local = {new float[Math.toIntExact(p.localNumel())], new float[Math.toIntExact(p.localNumel())]};
+            for (AdamWOptimizer.Slot s : optimizer.slots()) {
+                if (!s.name().equals(p.name())) continue;
+                float[] sm = s.m().toArray(), sv = s.v().toArray();
+                System.arraycopy(sm, 0, local[0], (int) s.offset(), sm.length);
+                System.arraycopy(sv, 0, local[1], (int) s.offset(), sv.length);
             }
-            listener.accept(m);
+            for (int k = 0; k < 2; k++) {
+                // ZeRO: each dp rank holds disjoint ranges, zeros elsewhere: a sum assembles them.
+                float[] assembled = sharded ? sum(dpGroup, model.device(), local[k]) : local[k];
+                (k == 0 ? m : v).put(p.name(), gatherShards(p, assembled, tp));
+            }
+        }
+        if (rank.rank() == 0) Checkpoints.write(out, options, layout, step, new Checkpoints.State(weights, shapes, m, v));
+        rank.group(Axis.DP, Axis.PP, Axis.CP, Axis.TP).barrier();
+    }
+
+    private static Map<String, float[]> fullWeights(Llama model, TensorParallel tp) {
+        Map<String, float[]> weights = new LinkedHashMap<>();
+        for (Parameter p : model.parameters()) weights.put(p.name(), gatherShards(p, p.data().toArray(), tp));
+        return weights;
+    }
+
+    /** The full tensor of {@code p} from every tp rank's shard (all-gather over the tp group). */
+    private static float[] gatherShards(Parameter p, float[] local, TensorParallel tp) {
+        if (p.shardDim() < 0 || tp.size() == 1) return local;
+        Device dev = p.device();
+        try (Tensor mine = Tensor.of(dev, MemoryTag.COMM, "gather.shard", local, local.length);
+             Tensor all = Tensor.empty(dev, MemoryTag.COMM, "gather.full", local.length * tp.size())) {
+            tp.group().allGather(mine.segment(), all.segment());
+            return Init.fromShards(p, all.toArray(), tp.size());
+        }
+    }
+
+    private static float[] sum(ProcessGroup group, Device dev, float[] values) {
+        try (Tensor t = Tensor.of(dev, MemoryTag.COMM, "assemble", values, values.length)) {
+            group.allReduce(t.segment(), ReduceOp.SUM);
+            return t.toArray();
+        }
+    }
+
+    /** Each slot takes its range of its parameter's local slice of the saved full moments. */
+    private void loadOptimizer(Llama model, AdamWOptimizer optimizer, TensorParallel tp) {
+        Map<String, Parameter> byName = new LinkedHashMap<>();
+        for (Parameter p : model.parameters()) byName.put(p.name(), p);
+        try (SafetensorsReader r = SafetensorsReader.open(optimizerFrom)) {
+            for (AdamWOptimizer.Slot s : optimizer.slots()) {
+                Parameter p = byName.get(s.name());
+                for (int k = 0; k < 2; k++) {
+                    float[] local = Init.localSlice(p, r.floats(s.name() + (k == 0 ? ".exp_avg" : ".exp_avg_sq"), p.fullShape()));
+                    Tensor dst = k == 0 ? s.m() : s.v();
+                    dst.copyFrom(Arrays.copyOfRange(local, (int) s.offset(), (int) (s.offset() + dst.numel())));
+                }
+            }
         }
     }
 
     @Override
     public void close() {
-        rank.close();
-        device.close();
+        cluster.close();
     }
 }
