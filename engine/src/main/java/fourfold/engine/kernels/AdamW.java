@@ -17,13 +17,15 @@ import java.nio.ByteOrder;
  * <pre>
  *   param.mul_(1 - lr * weight_decay)
  *   exp_avg.mul_(beta1).add_(grad, alpha=1 - beta1)          # add_ with alpha is one fused multiply-add on CPU
- *   exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+ *   exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)   # also one fused multiply-add
  *   step_size = lr / (1 - beta1 ** t);  bias_correction2_sqrt = sqrt(1 - beta2 ** t)   # Python doubles
  *   denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(eps)
  *   param.addcdiv_(exp_avg, denom, value=-step_size)
  * </pre>
  * Scalars are computed in double as Python does and rounded to float where torch hands them to a
- * float kernel. (torch 2.x replaced the exp_avg line by exp_avg.lerp_(grad, 1 - beta1): the same
+ * float kernel. torch's CPU kernels fuse {@code a + alpha * b} (add_) and {@code a + (value * t1) * t2}
+ * (addcmul_) into fused multiply-adds, and so does this kernel: with that, param, exp_avg and
+ * exp_avg_sq agree BITWISE with torch 1.13 (AdamWTest, scripts/golden/adamw_reference.py). (torch 2.x replaced the exp_avg line by exp_avg.lerp_(grad, 1 - beta1): the same
  * value up to rounding.)
  */
 public final class AdamW {
@@ -65,7 +67,7 @@ public final class AdamW {
                 FloatVector g = FloatVector.fromMemorySegment(S, sg, off, NATIVE, k);
                 FloatVector p = FloatVector.fromMemorySegment(S, sp, off, NATIVE, k).mul(decay);
                 FloatVector mv = g.fma(FloatVector.broadcast(S, oneMinusB1), FloatVector.fromMemorySegment(S, sm, off, NATIVE, k).mul(b1));
-                FloatVector vv = FloatVector.fromMemorySegment(S, sv, off, NATIVE, k).mul(b2).add(g.mul(oneMinusB2).mul(g));
+                FloatVector vv = g.mul(oneMinusB2).fma(g, FloatVector.fromMemorySegment(S, sv, off, NATIVE, k).mul(b2));
                 FloatVector denom = vv.lanewise(VectorOperators.SQRT).div(bc2Sqrt).add(eps);
                 p = p.add(mv.mul(negStepSize).div(denom));
                 p.intoMemorySegment(sp, off, NATIVE, k);
