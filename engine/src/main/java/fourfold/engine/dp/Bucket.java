@@ -24,6 +24,7 @@ final class Bucket {
     Tensor flatGrads;    // full gradients (ZeRO 0-1: always; ZeRO 2-3: from backward until reduced)
     Tensor gradShard;    // ZeRO 2-3: this rank's chunk of the reduced gradients
     CommHandle pending;  // the reduction in flight
+    Tensor reduceOut;    // ZeRO: where the reduce-scatter leaves this rank's chunk
     int unitsLeft;       // units whose backward has not finished in this micro-batch
 
     Bucket(int id, List<Parameter> params, List<Integer> units, long shardStart, long shardLength) {

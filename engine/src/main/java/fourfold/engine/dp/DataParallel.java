@@ -33,6 +33,7 @@ public final class DataParallel implements LayerHooks {
     private final Map<Integer, Bucket> bucketOfUnit = new HashMap<>();
     private boolean lastMicroBatch = true;
     private boolean holding;
+    private Bucket inFlight;
 
     /**
      * Lays the model's parameters out in buckets of about {@code bucketBytes} (whole units, in
@@ -138,11 +139,39 @@ public final class DataParallel implements LayerHooks {
         if (--b.unitsLeft > 0) return;
         if (zero == 3) release(b);
         if (!lastMicroBatch) return;
-        if (zero >= 2) {
-            b.pending = group.reduceScatterAsync(b.flatGrads.segment(), shardSegment(b.gradShard, b));
-        } else {
+        // Before starting this bucket, finish the one in flight: with ZeRO-2/3 that frees its full
+        // gradients, so at most two buckets of full gradients exist at a time.
+        if (inFlight != null) finish(inFlight);
+        if (zero == 0) {
             b.pending = group.allReduceAsync(b.flatGrads.segment(), ReduceOp.SUM);
+        } else {
+            // ZeRO-1/2/3: a rank needs the reduced gradient of its own chunk only.
+            b.reduceOut = Tensor.empty(model.device(), MemoryTag.COMM, "bucket" + b.id + ".reduced", Math.toIntExact(Math.max(1, b.shardLength)));
+            b.pending = group.reduceScatterAsync(b.flatGrads.segment(), shardSegment(b.reduceOut, b));
         }
+        inFlight = b;
+    }
+
+    /** Waits for a bucket's reduction and puts the result where the optimizer reads it. */
+    private void finish(Bucket b) {
+        if (b.pending == null) return;
+        b.pending.await();
+        b.pending = null;
+        if (b.reduceOut != null) {
+            Tensor reduced = b.reduceOut.rowsView(0, (int) Math.max(1, b.shardLength));
+            if (b.shardLength > 0) {
+                if (zero == 1) Bucket.range(b.flatGrads, b.shardStart, b.shardLength).copyFrom(Bucket.range(reduced, 0, b.shardLength));
+                else Bucket.range(b.gradShard, 0, b.shardLength).copyFrom(Bucket.range(reduced, 0, b.shardLength));
+            }
+            b.reduceOut.close();
+            b.reduceOut = null;
+        }
+        if (zero >= 2 && b.flatGrads != null) {
+            for (Parameter p : b.params) p.releaseGrad();
+            b.flatGrads.close();
+            b.flatGrads = null;
+        }
+        if (inFlight == b) inFlight = null;
     }
 
     private static java.lang.foreign.MemorySegment shardSegment(Tensor shard, Bucket b) {
@@ -163,19 +192,9 @@ public final class DataParallel implements LayerHooks {
         b.flatParams = null;
     }
 
-    /** Waits for every reduction; ZeRO-2/3 then drop the full gradients, keeping only their chunk. */
+    /** Waits for every reduction; ZeRO-2/3 keep only their chunk of the gradients. */
     public void finishGradients() {
-        for (Bucket b : buckets) {
-            if (b.pending != null) {
-                b.pending.await();
-                b.pending = null;
-            }
-            if (zero >= 2 && b.flatGrads != null) {
-                for (Parameter p : b.params) p.releaseGrad();
-                b.flatGrads.close();
-                b.flatGrads = null;
-            }
-        }
+        for (Bucket b : buckets) finish(b);
     }
 
     /** Zeroes the gradients that accumulate over a step's micro-batches. */
@@ -216,6 +235,11 @@ public final class DataParallel implements LayerHooks {
             }
         }
         return slots;
+    }
+
+    /** Elements per bucket, in backward order (for memory and communication formulas). */
+    public long[] bucketCounts() {
+        return buckets.stream().mapToLong(b -> b.count).toArray();
     }
 
     /** True when each rank's slots hold only part of the gradients, so their norm must be summed over the group. */

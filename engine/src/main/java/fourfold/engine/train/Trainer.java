@@ -4,6 +4,7 @@ import fourfold.devices.Axis;
 import fourfold.devices.Cluster;
 import fourfold.devices.ClusterConfig;
 import fourfold.devices.Device;
+import fourfold.devices.HardwareProfile;
 import fourfold.devices.Mesh;
 import fourfold.devices.MemoryTag;
 import fourfold.devices.Rank;
@@ -76,12 +77,18 @@ public final class Trainer implements AutoCloseable {
         this.sampler = BatchSampler.of(options.sampling(), dataset.train(), options.batch(), options.seq(), options.seed());
         dataset.validation().requireWindow(options.seq());
         Mesh mesh = new Mesh(layout.dp(), layout.pp(), layout.cp(), layout.tp());
-        this.cluster = new Cluster(mesh, ClusterConfig.builder()
-                .deviceMemory(hardware.deviceMemory())
-                .threadsPerDevice(hardware.threadsPerDevice())
-                .profile(hardware.profile())
-                .trace(hardware.trace() != null)
-                .build());
+        HardwareProfile profile;
+        try {
+            profile = HardwareProfile.named(hardware.profile());
+        } catch (IllegalArgumentException e) {
+            throw new UserError("unknown --profile '" + hardware.profile() + "'; known: "
+                    + HardwareProfile.all().stream().map(HardwareProfile::name).toList());
+        }
+        this.cluster = new Cluster(mesh, ClusterConfig.defaults()
+                .withMemoryPerDevice(hardware.deviceMemory())
+                .withThreadsPerDevice(hardware.threadsPerDevice())
+                .withProfile(profile)
+                .withTrace(hardware.trace() != null));
     }
 
     public TrainOptions options() {
