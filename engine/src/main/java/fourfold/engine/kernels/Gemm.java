@@ -1,32 +1,76 @@
 package fourfold.engine.kernels;
 
 import fourfold.devices.Device;
+import fourfold.engine.tensor.Shape;
 import fourfold.engine.tensor.Tensor;
 
 import java.lang.foreign.MemorySegment;
+
+import static fourfold.engine.kernels.GemmKernels.L;
+import static fourfold.engine.kernels.GemmKernels.MR;
 
 /**
  * Single-precision matrix multiply on one device's workers, in the three forms a Linear layer
  * needs: forward C = A·Bᵀ (nt), input gradient C = A·B (nn), weight gradient C = Aᵀ·B (tn).
  * With {@code accumulate} the product is added to C (gradient accumulation).
  * Tensors are seen as matrices: rows() x cols().
+ *
+ * <p>How it runs (the GotoBLAS/BLIS scheme): C is cut into panels of NC columns and K into
+ * blocks of at most KC; for each, a (kc, nc) panel of op(B) and then each (mc, kc) block of
+ * op(A) are packed into per-thread scratch ({@link GemmPack}), and a register-tiled micro-kernel
+ * ({@link GemmKernels}) computes (MR, nr) tiles of C from them. The packing absorbs the
+ * transposes, so nn, nt, tn (and tt) share one micro-kernel. Workers split C's rows (or columns,
+ * when C is wide) into contiguous ranges; every C element is summed in the same k order whatever
+ * the split, so results are bitwise identical for any thread count.
  */
 public final class Gemm {
     private Gemm() {}
 
+    /** Vectors per micro-tile row: 2 with 16 vector registers (AVX2), 4 with 32 (AVX-512). */
+    static final int NV = L >= 16 ? 4 : 2;
+    /** Largest K block: a (KC, nr) B sliver stays in L1 while the kernel sweeps the A block. */
+    static final int KC = 256;
+    /** Rows of op(A) packed at once: an (MC, KC) block stays in L2. A multiple of MR. */
+    static final int MC = 144;
+    /** Columns of op(B) packed at once: a (KC, NC) panel stays in L3. A multiple of every nr. */
+    static final int NC = 4096;
+    /** Below this many multiply-adds per chunk a split across workers costs more than it saves. */
+    private static final long MIN_MACS_PER_TASK = 1L << 20;
+
     /** C (M,N) [+]= A (M,K) · B (K,N). */
     public static void nn(Tensor a, Tensor b, Tensor c, boolean accumulate) {
-        throw new UnsupportedOperationException("Gemm.nn: not implemented yet");
+        Tensor.requireSameDevice("Gemm.nn", a, b, c);
+        int m = a.rows(), k = a.cols(), n = b.cols();
+        if (b.rows() != k || c.rows() != m || c.cols() != n) {
+            throw mismatch("Gemm.nn", "C (M,N) = A (M,K) · B (K,N)", a, b, c,
+                    "B (" + k + " x N) and C (" + m + " x " + n + ")");
+        }
+        requireDistinct("Gemm.nn", a, b, c);
+        gemm(a.device(), false, false, m, n, k, a.segment(), 0, k, b.segment(), 0, n, c.segment(), 0, n, accumulate);
     }
 
     /** C (M,N) [+]= A (M,K) · Bᵀ, B is (N,K). */
     public static void nt(Tensor a, Tensor b, Tensor c, boolean accumulate) {
-        throw new UnsupportedOperationException("Gemm.nt: not implemented yet");
+        Tensor.requireSameDevice("Gemm.nt", a, b, c);
+        int m = a.rows(), k = a.cols(), n = b.rows();
+        if (b.cols() != k || c.rows() != m || c.cols() != n) {
+            throw mismatch("Gemm.nt", "C (M,N) = A (M,K) · Bᵀ, B (N,K)", a, b, c,
+                    "B (N x " + k + ") and C (" + m + " x " + n + ")");
+        }
+        requireDistinct("Gemm.nt", a, b, c);
+        gemm(a.device(), false, true, m, n, k, a.segment(), 0, k, b.segment(), 0, k, c.segment(), 0, n, accumulate);
     }
 
     /** C (M,N) [+]= Aᵀ · B, A is (K,M), B is (K,N). */
     public static void tn(Tensor a, Tensor b, Tensor c, boolean accumulate) {
-        throw new UnsupportedOperationException("Gemm.tn: not implemented yet");
+        Tensor.requireSameDevice("Gemm.tn", a, b, c);
+        int k = a.rows(), m = a.cols(), n = b.cols();
+        if (b.rows() != k || c.rows() != m || c.cols() != n) {
+            throw mismatch("Gemm.tn", "C (M,N) = Aᵀ · B, A (K,M), B (K,N)", a, b, c,
+                    "B (" + k + " x N) and C (" + m + " x " + n + ")");
+        }
+        requireDistinct("Gemm.tn", a, b, c);
+        gemm(a.device(), true, false, m, n, k, a.segment(), 0, m, b.segment(), 0, n, c.segment(), 0, n, accumulate);
     }
 
     /**
@@ -38,6 +82,141 @@ public final class Gemm {
                             MemorySegment a, long aOff, int lda,
                             MemorySegment b, long bOff, int ldb,
                             MemorySegment c, long cOff, int ldc, boolean accumulate) {
-        throw new UnsupportedOperationException("Gemm.gemm: not implemented yet");
+        String op = name(transA, transB);
+        if (device == null) throw new IllegalArgumentException("Gemm." + op + ": device is null");
+        if (M <= 0 || N <= 0 || K <= 0) {
+            throw new IllegalArgumentException("Gemm." + op + ": sizes must be positive, got M=" + M + ", N=" + N + ", K=" + K);
+        }
+        requireMatrix(op, "A", a, aOff, transA ? K : M, transA ? M : K, lda);
+        requireMatrix(op, "B", b, bOff, transB ? N : K, transB ? K : N, ldb);
+        requireMatrix(op, "C", c, cOff, M, N, ldc);
+        run(device, transA, transB, M, N, K, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, accumulate, NV);
+        long cBytes = (long) M * N * Float.BYTES * (accumulate ? 2 : 1); // read-modify-write when accumulating
+        device.recordCompute("gemm_" + op, 2.0 * M * N * K,
+                ((long) M * K + (long) K * N) * Float.BYTES + cBytes);
+    }
+
+    /** Splits C across the device's workers; {@code nv} picks the micro-kernel (tests run both). */
+    static void run(Device device, boolean transA, boolean transB, int M, int N, int K,
+                    MemorySegment a, long aOff, int lda, MemorySegment b, long bOff, int ldb,
+                    MemorySegment c, long cOff, int ldc, boolean accumulate, int nv) {
+        Split split = Split.of(M, N, K, nv * L);
+        device.parallelFor(split.units(), split.minChunk(), (start, end) -> {
+            int lo = start * split.unit();
+            int hi = (int) Math.min((long) end * split.unit(), split.rows() ? M : N);
+            if (split.rows()) {
+                block(transA, transB, lo, hi, 0, N, K, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, accumulate, nv);
+            } else {
+                block(transA, transB, 0, M, lo, hi, K, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, accumulate, nv);
+            }
+        });
+    }
+
+    /**
+     * How C is shared out: {@code units} slices of {@code unit} rows (or columns), at least
+     * {@code minChunk} slices per worker. The longer side of C is split: each worker packs all of
+     * the other operand, so the duplicated packing is the smaller one.
+     */
+    record Split(boolean rows, int unit, int units, int minChunk) {
+        static Split of(int M, int N, int K, int nr) {
+            boolean rows = M >= N;
+            int unit = rows ? MR : nr;
+            int units = ceilDiv(rows ? M : N, unit);
+            long unitMacs = (long) unit * (rows ? N : M) * K;
+            int minChunk = (int) Math.min(units, Math.max(1, ceilDiv(MIN_MACS_PER_TASK, unitMacs)));
+            return new Split(rows, unit, units, minChunk);
+        }
+    }
+
+    /** One worker's share: C rows [m0, m1) x columns [n0, n1), serially. */
+    private static void block(boolean transA, boolean transB, int m0, int m1, int n0, int n1, int K,
+                              MemorySegment a, long aOff, int lda, MemorySegment b, long bOff, int ldb,
+                              MemorySegment c, long cOff, int ldc, boolean accumulate, int nv) {
+        int nr = nv * L;
+        // K blocks of (nearly) equal size, fixed by K alone: the k order never depends on the split.
+        int kBlocks = ceilDiv(K, KC);
+        int kcMax = ceilDiv(K, kBlocks);
+        GemmScratch scratch = GemmScratch.get();
+        MemorySegment pa = scratch.a((long) Math.min(MC, roundUp(m1 - m0, MR)) * kcMax * Float.BYTES);
+        MemorySegment pb = scratch.b((long) Math.min(NC, roundUp(n1 - n0, nr)) * kcMax * Float.BYTES);
+        MemorySegment tile = scratch.tile((long) MR * nr * Float.BYTES);
+        long ldcBytes = (long) ldc * Float.BYTES;
+        for (int jc = n0; jc < n1; jc += NC) {
+            int nc = Math.min(NC, n1 - jc);
+            for (int kb = 0; kb < kBlocks; kb++) {
+                int p0 = (int) ((long) K * kb / kBlocks);
+                int kc = (int) ((long) K * (kb + 1) / kBlocks) - p0;
+                boolean overwrite = !accumulate && kb == 0; // the first K block replaces C's old contents
+                GemmPack.packB(transB, b, bOff, ldb, p0, kc, jc, nc, pb, nr);
+                for (int ic = m0; ic < m1; ic += MC) {
+                    int mc = Math.min(MC, m1 - ic);
+                    GemmPack.packA(transA, a, aOff, lda, ic, mc, p0, kc, pa, MR);
+                    for (int jr = 0; jr < nc; jr += nr) {
+                        int cols = Math.min(nr, nc - jr);
+                        long bo = (long) jr * kc * Float.BYTES;
+                        for (int ir = 0; ir < mc; ir += MR) {
+                            int rows = Math.min(MR, mc - ir);
+                            long ao = (long) ir * kc * Float.BYTES;
+                            long co = (cOff + (long) (ic + ir) * ldc + jc + jr) * Float.BYTES;
+                            if (nv == 2) {
+                                GemmKernels.kernel6x2(kc, pa, ao, pb, bo, c, co, ldcBytes, rows, cols, overwrite, tile);
+                            } else {
+                                GemmKernels.kernel6x4(kc, pa, ao, pb, bo, c, co, ldcBytes, rows, cols, overwrite, tile);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private static String name(boolean transA, boolean transB) {
+        return (transA ? "t" : "n") + (transB ? "t" : "n");
+    }
+
+    /** A stored (rows, ld) matrix at float offset off must fit in its segment. */
+    private static void requireMatrix(String op, String which, MemorySegment s, long off, int rows, int cols, int ld) {
+        if (s == null) throw new IllegalArgumentException("Gemm." + op + ": " + which + " is null");
+        if (ld < cols) {
+            throw new IllegalArgumentException("Gemm." + op + ": " + which + " is stored (" + rows + ", ld) with ld="
+                    + ld + ", expected ld >= " + cols);
+        }
+        long need = off + (long) (rows - 1) * ld + cols; // floats up to the last element, inclusive
+        long have = s.byteSize() / Float.BYTES;
+        if (off < 0 || need > have) {
+            throw new IllegalArgumentException("Gemm." + op + ": " + which + " (" + rows + " x " + cols + ", ld=" + ld
+                    + ", offset " + off + ") needs " + need + " floats, its segment holds " + have);
+        }
+    }
+
+    private static IllegalArgumentException mismatch(String op, String formula, Tensor a, Tensor b, Tensor c, String expected) {
+        return new IllegalArgumentException(op + ": " + formula + " does not fit: A " + describe(a) + ", B " + describe(b)
+                + ", C " + describe(c) + "; expected " + expected);
+    }
+
+    private static String describe(Tensor t) {
+        return t.name() + Shape.str(t.shape()) + " as (" + t.rows() + " x " + t.cols() + ")";
+    }
+
+    /** C must not share memory with A or B: the kernel overwrites C while A and B are still being read. */
+    private static void requireDistinct(String op, Tensor a, Tensor b, Tensor c) {
+        MemorySegment cs = c.segment();
+        for (Tensor t : new Tensor[] {a, b}) {
+            if (cs.asOverlappingSlice(t.segment()).isPresent()) {
+                throw new IllegalArgumentException(op + ": output " + c + " overlaps input " + t + "; use a separate output tensor");
+            }
+        }
+    }
+
+    private static int ceilDiv(int x, int y) {
+        return (x + y - 1) / y;
+    }
+
+    private static long ceilDiv(long x, long y) {
+        return (x + y - 1) / y;
+    }
+
+    private static int roundUp(int x, int m) {
+        return ceilDiv(x, m) * m;
     }
 }

@@ -1,0 +1,47 @@
+package fourfold.engine.kernels;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+
+/**
+ * Per-thread packing buffers of {@link Gemm}: the packed A block, the packed B panel and one
+ * micro-tile for edge tiles. Grow-only, 64-byte aligned, off-heap; a thread allocates them on its
+ * first GEMM (or the first that needs more) and reuses them after, so the hot path allocates nothing.
+ *
+ * <p>They live outside the device arena on purpose: they are a fixed per-worker workspace (as
+ * cuBLAS's workspace), not tensors, and counting them would make every device's peak memory
+ * depend on which GEMM shapes ran first.
+ */
+final class GemmScratch {
+    private static final ThreadLocal<GemmScratch> LOCAL = ThreadLocal.withInitial(GemmScratch::new);
+
+    private MemorySegment a = MemorySegment.NULL;
+    private MemorySegment b = MemorySegment.NULL;
+    private MemorySegment tile = MemorySegment.NULL;
+
+    private GemmScratch() {}
+
+    static GemmScratch get() {
+        return LOCAL.get();
+    }
+
+    MemorySegment a(long bytes) {
+        if (a.byteSize() < bytes) a = allocate(bytes);
+        return a;
+    }
+
+    MemorySegment b(long bytes) {
+        if (b.byteSize() < bytes) b = allocate(bytes);
+        return b;
+    }
+
+    MemorySegment tile(long bytes) {
+        if (tile.byteSize() < bytes) tile = allocate(bytes);
+        return tile;
+    }
+
+    private static MemorySegment allocate(long bytes) {
+        // An automatic arena: freed by the GC once the thread (and so this scratch) is gone.
+        return Arena.ofAuto().allocate(bytes, 64);
+    }
+}
