@@ -47,6 +47,11 @@ public final class AttentionLayer {
         }
     }
 
+    /** (B*T, heads*hs) seen as (B, T, heads, hs). */
+    private Tensor heads(Tensor t, MicroBatch mb, int heads) {
+        return t.view(mb.B(), mb.T(), heads, hs);
+    }
+
     private AttentionShape shape(MicroBatch mb) {
         return new AttentionShape(mb.B(), mb.T(), mb.T(), nh, nkv, hs);
     }
@@ -62,7 +67,7 @@ public final class AttentionLayer {
         rope.forward(k, mb.B(), mb.T(), nkv, mb.positions());
         Tensor y = Tensor.empty(xnLocal.device(), MemoryTag.ACTIVATIONS, label + ".y", mb.tokens(), nh * hs);
         Tensor lse = Tensor.empty(xnLocal.device(), MemoryTag.ACTIVATIONS, label + ".lse", mb.B(), nh, mb.T());
-        Attention.forward(q, k, v, y, lse, shape(mb), mb.mask());
+        Attention.forward(heads(q, mb, nh), heads(k, mb, nkv), heads(v, mb, nkv), heads(y, mb, nh), lse, shape(mb), mb.mask());
         Tensor o = wo.forward(y, label + ".o");  // (B*T, C), partial over tp
         Tensor out = tp.exit(o);
         TensorParallel.free(o, out);
@@ -81,7 +86,8 @@ public final class AttentionLayer {
             Tensor dout = tp.exitBackward(doutLocal);
             wo.backward(dout, s.y(), dy, false);
             TensorParallel.free(dout, doutLocal);
-            Attention.backward(dy, s.q(), s.k(), s.v(), s.y(), s.lse(), dq, dk, dv, shape(mb), mb.mask());
+            Attention.backward(heads(dy, mb, nh), heads(s.q(), mb, nh), heads(s.k(), mb, nkv), heads(s.v(), mb, nkv), heads(s.y(), mb, nh),
+                    s.lse(), heads(dq, mb, nh), heads(dk, mb, nkv), heads(dv, mb, nkv), shape(mb), mb.mask());
             rope.backward(dq, mb.B(), mb.T(), nh, mb.positions());
             rope.backward(dk, mb.B(), mb.T(), nkv, mb.positions());
             Tensor xn = tp.enter(xnLocal);
