@@ -112,9 +112,15 @@ public final class Device implements AutoCloseable {
         for (ForkJoinTask<?> t : tasks) t.join();
     }
 
+    /** Stops the workers (waiting briefly for them to exit) and releases the memory. */
     @Override
     public void close() {
         pool.shutdownNow();
+        try {
+            pool.awaitTermination(2, java.util.concurrent.TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
         memory.close();
     }
 

@@ -37,6 +37,13 @@ public final class DeviceMemory implements AutoCloseable {
     private long inUse;
     private long peak;
     private boolean closed;
+    private volatile Listener listener;
+
+    /** Told after every allocation and free (the trace draws memory counters from it). */
+    public interface Listener {
+        /** Called while this memory's lock is held: read it, do not allocate from it. */
+        void changed(DeviceMemory memory);
+    }
 
     public DeviceMemory(int device, long capacityBytes) {
         if (capacityBytes <= 0) {
@@ -91,6 +98,7 @@ public final class DeviceMemory implements AutoCloseable {
         long t = inUseByTag.get(tag) + size;
         inUseByTag.put(tag, t);
         if (t > peakByTag.get(tag)) peakByTag.put(tag, t);
+        notifyListener();
         return block;
     }
 
@@ -112,6 +120,26 @@ public final class DeviceMemory implements AutoCloseable {
             size += after;
         }
         free.put(offset, size);
+        notifyListener();
+    }
+
+    private void notifyListener() {
+        Listener l = listener;
+        if (l != null) l.changed(this);
+    }
+
+    public void setListener(Listener listener) {
+        this.listener = listener;
+    }
+
+    /**
+     * True when {@code segment} lies entirely inside this device's arena: collectives use it to
+     * refuse heap arrays and other devices' memory.
+     */
+    public boolean owns(java.lang.foreign.MemorySegment segment) {
+        if (closed || !segment.isNative()) return false;
+        long start = segment.address() - arena.address();
+        return start >= 0 && start + segment.byteSize() <= capacity;
     }
 
     private DeviceOutOfMemoryError outOfMemory(long bytes, MemoryTag tag, String label) {

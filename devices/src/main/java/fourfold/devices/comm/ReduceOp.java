@@ -1,4 +1,6 @@
 package fourfold.devices.comm;
 
-/** TEMPORARY contract stub. */
-public enum ReduceOp { SUM, AVG, MAX }
+/** How all-reduce and reduce-scatter combine the members' values. AVG is the SUM divided by the group size. */
+public enum ReduceOp {
+    SUM, AVG, MAX
+}
