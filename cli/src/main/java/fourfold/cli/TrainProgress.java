@@ -34,8 +34,8 @@ final class TrainProgress implements AutoCloseable {
         }
         boolean log = !Double.isNaN(m.valLoss()) || (pb == null && (m.step() % 50 == 0 || m.step() == 1));
         if (log) {
-            String line = String.format(Locale.ROOT, "step %5d/%d | loss %.4f | %s| lr %.2e | grad norm %.3f | %s tok/s",
-                    m.step(), steps, m.loss(), Double.isNaN(m.valLoss()) ? "" : String.format(Locale.ROOT, "val %.4f ", m.valLoss()),
+            String line = String.format(Locale.ROOT, "step %5d/%d | loss %.4f | %slr %.2e | grad norm %.3f | %s tok/s",
+                    m.step(), steps, m.loss(), Double.isNaN(m.valLoss()) ? "" : String.format(Locale.ROOT, "val %.4f | ", m.valLoss()),
                     m.lr(), m.gradNorm(), compact(smoothedTps));
             // over the bar's line: return to column 0 and clear it first
             System.err.println(pb != null ? "\r\033[K" + line : line);

@@ -138,7 +138,13 @@ public final class Trainer implements AutoCloseable {
         double[] simDelta = new double[n];
         long[] peaks = new long[n];
         List<Map<String, float[]>> results = cluster.run(rank -> runRank(rank, listener, out, saveEvery, simDelta, peaks));
-        if (hardware.trace() != null) cluster.writeTrace(hardware.trace());
+        if (hardware.trace() != null) {
+            try {
+                cluster.trace().write(hardware.trace());
+            } catch (java.io.IOException e) {
+                throw new UserError("cannot write --trace " + hardware.trace() + ": " + e.getMessage());
+            }
+        }
         return results.get(0);
     }
 
