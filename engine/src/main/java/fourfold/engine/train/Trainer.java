@@ -56,6 +56,7 @@ public final class Trainer implements AutoCloseable {
     private final TextDataset dataset;
     private final BatchSampler sampler;
     private final Cluster cluster;
+    private RankReport[] lastStep;
     private Path weightsFrom;   // --init or --resume
     private Path optimizerFrom; // --resume
     private int startStep;
@@ -107,6 +108,17 @@ public final class Trainer implements AutoCloseable {
         return cluster;
     }
 
+    /**
+     * What one rank measured in the last training step (evaluation and checkpoints excluded):
+     * peak bytes per memory tag, bytes sent per "group/kind" (e.g. "dp/reduceScatter"), and the
+     * data-parallel bucket sizes in elements (empty without data parallel).
+     */
+    public record RankReport(java.util.EnumMap<MemoryTag, Long> peak, Map<String, Long> bytesSent, long[] bucketCounts) {}
+
+    public RankReport lastStep(int rank) {
+        return lastStep[rank];
+    }
+
     public int startStep() {
         return startStep;
     }
@@ -135,6 +147,7 @@ public final class Trainer implements AutoCloseable {
      */
     public Map<String, float[]> train(Consumer<StepMetrics> listener, Path out, int saveEvery) {
         int n = cluster.mesh().size();
+        lastStep = new RankReport[n];
         double[] simDelta = new double[n];
         long[] peaks = new long[n];
         List<Map<String, float[]>> results = cluster.run(rank -> runRank(rank, listener, out, saveEvery, simDelta, peaks));
@@ -175,10 +188,12 @@ public final class Trainer implements AutoCloseable {
                 Batch local = sampler.batch(step).rows(dpRank * rows, rows);
                 double lr = options.lrSchedule().at(step);
                 device.memory().resetPeak();
+                Map<String, Long> sent0 = bytesSent(rank);
                 double sim0 = device.clock().now();
                 long t0 = System.nanoTime();
                 RankTrainer.StepResult r = trainer.step(local, options.tokensPerStep(), lr, options.clip());
                 double seconds = (System.nanoTime() - t0) / 1e9;
+                lastStep[rank.rank()] = report(rank, sent0, dp);
                 simDelta[rank.rank()] = device.clock().now() - sim0;
                 peaks[rank.rank()] = device.memory().peak();
                 int done = step + 1;
@@ -198,6 +213,23 @@ public final class Trainer implements AutoCloseable {
             if (dp != null) dp.releaseAll();
             return weights;
         }
+    }
+
+    private static Map<String, Long> bytesSent(Rank rank) {
+        Map<String, Long> m = new java.util.TreeMap<>();
+        for (var e : rank.commStats().entries()) {
+            if (e.rank() == rank.rank()) m.merge(e.group() + "/" + e.kind().label(), e.bytesSent(), Long::sum);
+        }
+        return m;
+    }
+
+    private static RankReport report(Rank rank, Map<String, Long> sentBefore, DataParallel dp) {
+        java.util.EnumMap<MemoryTag, Long> peak = new java.util.EnumMap<>(MemoryTag.class);
+        for (MemoryTag t : MemoryTag.values()) peak.put(t, rank.device().memory().peak(t));
+        Map<String, Long> sent = bytesSent(rank);
+        sentBefore.forEach((k, v) -> sent.merge(k, -v, Long::sum));
+        sent.values().removeIf(v -> v == 0);
+        return new RankReport(peak, sent, dp == null ? new long[0] : dp.bucketCounts());
     }
 
     /** Mean loss over the validation windows; each dp rank scores its share of every eval batch. */
