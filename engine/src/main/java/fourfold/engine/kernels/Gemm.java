@@ -137,10 +137,12 @@ public final class Gemm {
         int kBlocks = ceilDiv(K, KC);
         int kcMax = ceilDiv(K, kBlocks);
         GemmScratch scratch = GemmScratch.get();
-        MemorySegment pa = scratch.a((long) Math.min(MC, roundUp(m1 - m0, MR)) * kcMax * Float.BYTES);
+        int slivers = ceilDiv(Math.min(MC, m1 - m0), MR);
+        MemorySegment pa = scratch.a(((long) slivers * GemmPack.SLIVER_A + GemmPack.SLACK_A) * Float.BYTES);
         MemorySegment pb = scratch.b((long) Math.min(NC, roundUp(n1 - n0, nr)) * kcMax * Float.BYTES);
         MemorySegment tile = scratch.tile((long) MR * nr * Float.BYTES);
         long ldcBytes = (long) ldc * Float.BYTES;
+        long sliverA = (long) GemmPack.SLIVER_A * Float.BYTES;
         for (int jc = n0; jc < n1; jc += NC) {
             int nc = Math.min(NC, n1 - jc);
             for (int kb = 0; kb < kBlocks; kb++) {
@@ -150,18 +152,20 @@ public final class Gemm {
                 GemmPack.packB(transB, b, bOff, ldb, p0, kc, jc, nc, pb, nr);
                 for (int ic = m0; ic < m1; ic += MC) {
                     int mc = Math.min(MC, m1 - ic);
-                    GemmPack.packA(transA, a, aOff, lda, ic, mc, p0, kc, pa, MR);
+                    GemmPack.packA(transA, a, aOff, lda, ic, mc, p0, kc, pa);
                     for (int jr = 0; jr < nc; jr += nr) {
                         int cols = Math.min(nr, nc - jr);
                         long bo = (long) jr * kc * Float.BYTES;
                         for (int ir = 0; ir < mc; ir += MR) {
                             int rows = Math.min(MR, mc - ir);
-                            long ao = (long) ir * kc * Float.BYTES;
+                            long ao = ir / MR * sliverA;
                             long co = (cOff + (long) (ic + ir) * ldc + jc + jr) * Float.BYTES;
                             if (nv == 2) {
-                                GemmKernels.kernel6x2(kc, pa, ao, pb, bo, c, co, ldcBytes, rows, cols, overwrite, tile);
+                                if (transA) GemmKernels.kernel6x2KMajorA(kc, pa, ao, pb, bo, c, co, ldcBytes, rows, cols, overwrite, tile);
+                                else GemmKernels.kernel6x2RowMajorA(kc, pa, ao, pb, bo, c, co, ldcBytes, rows, cols, overwrite, tile);
                             } else {
-                                GemmKernels.kernel6x4(kc, pa, ao, pb, bo, c, co, ldcBytes, rows, cols, overwrite, tile);
+                                if (transA) GemmKernels.kernel6x4KMajorA(kc, pa, ao, pb, bo, c, co, ldcBytes, rows, cols, overwrite, tile);
+                                else GemmKernels.kernel6x4RowMajorA(kc, pa, ao, pb, bo, c, co, ldcBytes, rows, cols, overwrite, tile);
                             }
                         }
                     }
