@@ -137,12 +137,10 @@ public final class Gemm {
         int kBlocks = ceilDiv(K, KC);
         int kcMax = ceilDiv(K, kBlocks);
         GemmScratch scratch = GemmScratch.get();
-        int slivers = ceilDiv(Math.min(MC, m1 - m0), MR);
-        MemorySegment pa = scratch.a(((long) slivers * GemmPack.SLIVER_A + GemmPack.SLACK_A) * Float.BYTES);
+        MemorySegment pa = scratch.a(((long) roundUp(Math.min(MC, m1 - m0), MR) * kcMax + GemmPack.SLACK_A) * Float.BYTES);
         MemorySegment pb = scratch.b((long) Math.min(NC, roundUp(n1 - n0, nr)) * kcMax * Float.BYTES);
         MemorySegment tile = scratch.tile((long) MR * nr * Float.BYTES);
         long ldcBytes = (long) ldc * Float.BYTES;
-        long sliverA = (long) GemmPack.SLIVER_A * Float.BYTES;
         for (int jc = n0; jc < n1; jc += NC) {
             int nc = Math.min(NC, n1 - jc);
             for (int kb = 0; kb < kBlocks; kb++) {
@@ -158,14 +156,12 @@ public final class Gemm {
                         long bo = (long) jr * kc * Float.BYTES;
                         for (int ir = 0; ir < mc; ir += MR) {
                             int rows = Math.min(MR, mc - ir);
-                            long ao = ir / MR * sliverA;
+                            long ao = (long) ir * kc * Float.BYTES;
                             long co = (cOff + (long) (ic + ir) * ldc + jc + jr) * Float.BYTES;
                             if (nv == 2) {
-                                if (transA) GemmKernels.kernel6x2KMajorA(kc, pa, ao, pb, bo, c, co, ldcBytes, rows, cols, overwrite, tile);
-                                else GemmKernels.kernel6x2RowMajorA(kc, pa, ao, pb, bo, c, co, ldcBytes, rows, cols, overwrite, tile);
+                                GemmKernels.kernel6x2(kc, pa, ao, pb, bo, c, co, ldcBytes, rows, cols, overwrite, tile);
                             } else {
-                                if (transA) GemmKernels.kernel6x4KMajorA(kc, pa, ao, pb, bo, c, co, ldcBytes, rows, cols, overwrite, tile);
-                                else GemmKernels.kernel6x4RowMajorA(kc, pa, ao, pb, bo, c, co, ldcBytes, rows, cols, overwrite, tile);
+                                GemmKernels.kernel6x4(kc, pa, ao, pb, bo, c, co, ldcBytes, rows, cols, overwrite, tile);
                             }
                         }
                     }
