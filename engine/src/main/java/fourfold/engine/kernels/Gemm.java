@@ -26,8 +26,8 @@ import static fourfold.engine.kernels.GemmKernels.MR;
 public final class Gemm {
     private Gemm() {}
 
-    /** Vectors per micro-tile row: 2 with 16 vector registers (AVX2), 4 with 32 (AVX-512). */
-    static final int NV = L >= 16 ? 4 : 2;
+    /** Columns of a micro-tile: 2 vectors (16 floats on AVX2, 32 on AVX-512). */
+    static final int NR = 2 * L;
     /** Largest K block: a (KC, nr) B sliver stays in L1 while the kernel sweeps the A block. */
     static final int KC = 256;
     /** Rows of op(A) packed at once: an (MC, KC) block stays in L2. A multiple of MR. */
@@ -90,24 +90,24 @@ public final class Gemm {
         requireMatrix(op, "A", a, aOff, transA ? K : M, transA ? M : K, lda);
         requireMatrix(op, "B", b, bOff, transB ? N : K, transB ? K : N, ldb);
         requireMatrix(op, "C", c, cOff, M, N, ldc);
-        run(device, transA, transB, M, N, K, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, accumulate, NV);
+        run(device, transA, transB, M, N, K, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, accumulate);
         long cBytes = (long) M * N * Float.BYTES * (accumulate ? 2 : 1); // read-modify-write when accumulating
         device.recordCompute("gemm_" + op, 2.0 * M * N * K,
                 ((long) M * K + (long) K * N) * Float.BYTES + cBytes);
     }
 
-    /** Splits C across the device's workers; {@code nv} picks the micro-kernel (tests run both). */
-    static void run(Device device, boolean transA, boolean transB, int M, int N, int K,
-                    MemorySegment a, long aOff, int lda, MemorySegment b, long bOff, int ldb,
-                    MemorySegment c, long cOff, int ldc, boolean accumulate, int nv) {
-        Split split = Split.of(M, N, K, nv * L);
+    /** Splits C across the device's workers. */
+    private static void run(Device device, boolean transA, boolean transB, int M, int N, int K,
+                            MemorySegment a, long aOff, int lda, MemorySegment b, long bOff, int ldb,
+                            MemorySegment c, long cOff, int ldc, boolean accumulate) {
+        Split split = Split.of(M, N, K);
         device.parallelFor(split.units(), split.minChunk(), (start, end) -> {
             int lo = start * split.unit();
             int hi = (int) Math.min((long) end * split.unit(), split.rows() ? M : N);
             if (split.rows()) {
-                block(transA, transB, lo, hi, 0, N, K, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, accumulate, nv);
+                block(transA, transB, lo, hi, 0, N, K, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, accumulate);
             } else {
-                block(transA, transB, 0, M, lo, hi, K, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, accumulate, nv);
+                block(transA, transB, 0, M, lo, hi, K, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, accumulate);
             }
         });
     }
@@ -118,9 +118,9 @@ public final class Gemm {
      * the other operand, so the duplicated packing is the smaller one.
      */
     record Split(boolean rows, int unit, int units, int minChunk) {
-        static Split of(int M, int N, int K, int nr) {
+        static Split of(int M, int N, int K) {
             boolean rows = M >= N;
-            int unit = rows ? MR : nr;
+            int unit = rows ? MR : NR;
             int units = ceilDiv(rows ? M : N, unit);
             long unitMacs = (long) unit * (rows ? N : M) * K;
             int minChunk = (int) Math.min(units, Math.max(1, ceilDiv(MIN_MACS_PER_TASK, unitMacs)));
@@ -131,15 +131,14 @@ public final class Gemm {
     /** One worker's share: C rows [m0, m1) x columns [n0, n1), serially. */
     private static void block(boolean transA, boolean transB, int m0, int m1, int n0, int n1, int K,
                               MemorySegment a, long aOff, int lda, MemorySegment b, long bOff, int ldb,
-                              MemorySegment c, long cOff, int ldc, boolean accumulate, int nv) {
-        int nr = nv * L;
+                              MemorySegment c, long cOff, int ldc, boolean accumulate) {
         // K blocks of (nearly) equal size, fixed by K alone: the k order never depends on the split.
         int kBlocks = ceilDiv(K, KC);
         int kcMax = ceilDiv(K, kBlocks);
         GemmScratch scratch = GemmScratch.get();
-        MemorySegment pa = scratch.a((long) Math.min(MC, roundUp(m1 - m0, MR)) * kcMax * Float.BYTES);
-        MemorySegment pb = scratch.b((long) Math.min(NC, roundUp(n1 - n0, nr)) * kcMax * Float.BYTES);
-        MemorySegment tile = scratch.tile((long) MR * nr * Float.BYTES);
+        MemorySegment pa = scratch.a(((long) roundUp(Math.min(MC, m1 - m0), MR) * kcMax + GemmPack.SLACK_A) * Float.BYTES);
+        MemorySegment pb = scratch.b((long) Math.min(NC, roundUp(n1 - n0, NR)) * kcMax * Float.BYTES);
+        MemorySegment tile = scratch.tile((long) MR * NR * Float.BYTES);
         long ldcBytes = (long) ldc * Float.BYTES;
         for (int jc = n0; jc < n1; jc += NC) {
             int nc = Math.min(NC, n1 - jc);
@@ -147,22 +146,18 @@ public final class Gemm {
                 int p0 = (int) ((long) K * kb / kBlocks);
                 int kc = (int) ((long) K * (kb + 1) / kBlocks) - p0;
                 boolean overwrite = !accumulate && kb == 0; // the first K block replaces C's old contents
-                GemmPack.packB(transB, b, bOff, ldb, p0, kc, jc, nc, pb, nr);
+                GemmPack.packB(transB, b, bOff, ldb, p0, kc, jc, nc, pb, NR);
                 for (int ic = m0; ic < m1; ic += MC) {
                     int mc = Math.min(MC, m1 - ic);
-                    GemmPack.packA(transA, a, aOff, lda, ic, mc, p0, kc, pa, MR);
-                    for (int jr = 0; jr < nc; jr += nr) {
-                        int cols = Math.min(nr, nc - jr);
+                    GemmPack.packA(transA, a, aOff, lda, ic, mc, p0, kc, pa);
+                    for (int jr = 0; jr < nc; jr += NR) {
+                        int cols = Math.min(NR, nc - jr);
                         long bo = (long) jr * kc * Float.BYTES;
                         for (int ir = 0; ir < mc; ir += MR) {
                             int rows = Math.min(MR, mc - ir);
                             long ao = (long) ir * kc * Float.BYTES;
                             long co = (cOff + (long) (ic + ir) * ldc + jc + jr) * Float.BYTES;
-                            if (nv == 2) {
-                                GemmKernels.kernel6x2(kc, pa, ao, pb, bo, c, co, ldcBytes, rows, cols, overwrite, tile);
-                            } else {
-                                GemmKernels.kernel6x4(kc, pa, ao, pb, bo, c, co, ldcBytes, rows, cols, overwrite, tile);
-                            }
+                            GemmKernels.kernel6x2(kc, pa, ao, pb, bo, c, co, ldcBytes, rows, cols, overwrite, tile);
                         }
                     }
                 }

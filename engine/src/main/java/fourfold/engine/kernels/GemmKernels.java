@@ -12,10 +12,19 @@ import java.nio.ByteOrder;
  * sliver (kc, MR) and a packed B sliver (kc, nr), as rank-1 updates: per k, nr/L vector loads of
  * B, MR broadcasts of A, MR*nr/L fused multiply-adds into accumulators that stay in registers.
  *
- * <p>Two shapes: 6 x 2 vectors (12 accumulators + 3 live registers, fits the 16 vector
- * registers of AVX2) and 6 x 4 vectors (24 accumulators, for the 32 registers of AVX-512).
- * The bodies are written out by hand on purpose: vectors must stay in one method and in local
- * variables for C2 to keep them in registers.
+ * <p>One shape, 6 rows x 2 vectors: 12 accumulators plus 2 B vectors and 1-2 broadcasts fit the
+ * 16 vector registers of AVX2; on AVX-512 (32 registers, 16 lanes) the same code is a 6 x 32
+ * tile that cannot spill. (A 6 x 4-vector tile for AVX-512 was written and tested but could not
+ * be measured on an AVX-512 machine; C2 hoisting broadcasts could spill its 24 accumulators, so it
+ * is not used.) The body is written out in full on purpose: vectors must stay in one method and in local
+ * variables for C2 to keep them in registers, and every offset must be a loop-invariant base
+ * plus k times a constant, or C2 leaves a bounds check per load in the loop.
+ *
+ * <p>C2's code for this loop is fragile; what was measured on AVX2 (Zen 3), in the compiled loop:
+ * this form gives 37 instructions per 12 FMAs and no spills. Strides passed as parameters gave
+ * 66 instructions (about 60% of the speed); A packed row-major (rows KC apart) made C2 hoist
+ * four broadcasts and spill two accumulators to the stack (about half the speed), and so did a
+ * 32-byte k stride for A. A spilled accumulator puts a store/load round trip into its FMA chain.
  *
  * <p>Every C element is summed as acc = fma(a[k], b[k], acc) over k in order from 0, then
  * stored (overwrite) or added to C once. Edge tiles run the same arithmetic on zero-padded
@@ -34,39 +43,37 @@ final class GemmKernels {
     /** Rows of a micro-tile (A elements broadcast per k). */
     static final int MR = 6;
 
-    /** C tile (6, 2*L) from packed A sliver (kc, 6) and packed B sliver (kc, 2*L). */
+    /** C tile (6, 2*L) from an A sliver (kc, 6) and a B sliver (kc, 2*L). */
     static void kernel6x2(int kc, MemorySegment pa, long aOff, MemorySegment pb, long bOff,
-                          MemorySegment c, long cOff, long ldcBytes, int rows, int cols, boolean overwrite,
-                          MemorySegment tile) {
+            MemorySegment c, long cOff, long ldcBytes, int rows, int cols, boolean overwrite, MemorySegment tile) {
         FloatVector c00 = FloatVector.zero(S), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
-        // Per-row / per-vector base offsets, so every address below is base + k * stride:
-        // C2 then hoists all bounds checks out of the loop.
+        // Every address is a hoisted base + k * constant, so C2 lifts all bounds checks out of the loop.
         long a0 = aOff, a1 = aOff + 4, a2 = aOff + 8, a3 = aOff + 12, a4 = aOff + 16, a5 = aOff + 20;
-        long b0Off = bOff, b1Off = bOff + VB;
+        long b0 = bOff, b1 = bOff + VB;
         for (int k = 0; k < kc; k++) {
             long ka = (long) k * 24;
             long kb = (long) k * 2 * VB;
-            FloatVector b0 = FloatVector.fromMemorySegment(S, pb, b0Off + kb, NO);
-            FloatVector b1 = FloatVector.fromMemorySegment(S, pb, b1Off + kb, NO);
-            FloatVector a;
-            a = FloatVector.broadcast(S, pa.get(F, a0 + ka));
-            c00 = a.fma(b0, c00); c01 = a.fma(b1, c01);
-            a = FloatVector.broadcast(S, pa.get(F, a1 + ka));
-            c10 = a.fma(b0, c10); c11 = a.fma(b1, c11);
-            a = FloatVector.broadcast(S, pa.get(F, a2 + ka));
-            c20 = a.fma(b0, c20); c21 = a.fma(b1, c21);
-            a = FloatVector.broadcast(S, pa.get(F, a3 + ka));
-            c30 = a.fma(b0, c30); c31 = a.fma(b1, c31);
-            a = FloatVector.broadcast(S, pa.get(F, a4 + ka));
-            c40 = a.fma(b0, c40); c41 = a.fma(b1, c41);
-            a = FloatVector.broadcast(S, pa.get(F, a5 + ka));
-            c50 = a.fma(b0, c50); c51 = a.fma(b1, c51);
+            FloatVector y0 = FloatVector.fromMemorySegment(S, pb, b0 + kb, NO);
+            FloatVector y1 = FloatVector.fromMemorySegment(S, pb, b1 + kb, NO);
+            FloatVector x;
+            x = FloatVector.broadcast(S, pa.get(F, a0 + ka));
+            c00 = x.fma(y0, c00); c01 = x.fma(y1, c01);
+            x = FloatVector.broadcast(S, pa.get(F, a1 + ka));
+            c10 = x.fma(y0, c10); c11 = x.fma(y1, c11);
+            x = FloatVector.broadcast(S, pa.get(F, a2 + ka));
+            c20 = x.fma(y0, c20); c21 = x.fma(y1, c21);
+            x = FloatVector.broadcast(S, pa.get(F, a3 + ka));
+            c30 = x.fma(y0, c30); c31 = x.fma(y1, c31);
+            x = FloatVector.broadcast(S, pa.get(F, a4 + ka));
+            c40 = x.fma(y0, c40); c41 = x.fma(y1, c41);
+            x = FloatVector.broadcast(S, pa.get(F, a5 + ka));
+            c50 = x.fma(y0, c50); c51 = x.fma(y1, c51);
         }
         // Full tiles go straight to C; edge tiles go to the scratch tile, then only their valid part to C.
         boolean full = rows == 6 && cols == 2 * L;
         MemorySegment dst = full ? c : tile;
         long o = full ? cOff : 0;
-        long ld = full ? ldcBytes : (long) 2 * VB;
+        long ld = full ? ldcBytes : 2 * VB;
         boolean add = full && !overwrite;
         if (add) {
             c00 = c00.add(FloatVector.fromMemorySegment(S, dst, o, NO));
@@ -111,111 +118,6 @@ final class GemmKernels {
         c51.intoMemorySegment(dst, o + VB, NO);
         if (!full) mergeTile(tile, 2 * L, c, cOff, ldcBytes, rows, cols, overwrite);
     }
-
-    /** C tile (6, 4*L) from packed A sliver (kc, 6) and packed B sliver (kc, 4*L). */
-    static void kernel6x4(int kc, MemorySegment pa, long aOff, MemorySegment pb, long bOff,
-                          MemorySegment c, long cOff, long ldcBytes, int rows, int cols, boolean overwrite,
-                          MemorySegment tile) {
-        FloatVector c00 = FloatVector.zero(S), c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00, c12 = c00, c13 = c00, c20 = c00, c21 = c00, c22 = c00, c23 = c00, c30 = c00, c31 = c00, c32 = c00, c33 = c00, c40 = c00, c41 = c00, c42 = c00, c43 = c00, c50 = c00, c51 = c00, c52 = c00, c53 = c00;
-        // Per-row / per-vector base offsets, so every address below is base + k * stride:
-        // C2 then hoists all bounds checks out of the loop.
-        long a0 = aOff, a1 = aOff + 4, a2 = aOff + 8, a3 = aOff + 12, a4 = aOff + 16, a5 = aOff + 20;
-        long b0Off = bOff, b1Off = bOff + VB, b2Off = bOff + 2 * VB, b3Off = bOff + 3 * VB;
-        for (int k = 0; k < kc; k++) {
-            long ka = (long) k * 24;
-            long kb = (long) k * 4 * VB;
-            FloatVector b0 = FloatVector.fromMemorySegment(S, pb, b0Off + kb, NO);
-            FloatVector b1 = FloatVector.fromMemorySegment(S, pb, b1Off + kb, NO);
-            FloatVector b2 = FloatVector.fromMemorySegment(S, pb, b2Off + kb, NO);
-            FloatVector b3 = FloatVector.fromMemorySegment(S, pb, b3Off + kb, NO);
-            FloatVector a;
-            a = FloatVector.broadcast(S, pa.get(F, a0 + ka));
-            c00 = a.fma(b0, c00); c01 = a.fma(b1, c01); c02 = a.fma(b2, c02); c03 = a.fma(b3, c03);
-            a = FloatVector.broadcast(S, pa.get(F, a1 + ka));
-            c10 = a.fma(b0, c10); c11 = a.fma(b1, c11); c12 = a.fma(b2, c12); c13 = a.fma(b3, c13);
-            a = FloatVector.broadcast(S, pa.get(F, a2 + ka));
-            c20 = a.fma(b0, c20); c21 = a.fma(b1, c21); c22 = a.fma(b2, c22); c23 = a.fma(b3, c23);
-            a = FloatVector.broadcast(S, pa.get(F, a3 + ka));
-            c30 = a.fma(b0, c30); c31 = a.fma(b1, c31); c32 = a.fma(b2, c32); c33 = a.fma(b3, c33);
-            a = FloatVector.broadcast(S, pa.get(F, a4 + ka));
-            c40 = a.fma(b0, c40); c41 = a.fma(b1, c41); c42 = a.fma(b2, c42); c43 = a.fma(b3, c43);
-            a = FloatVector.broadcast(S, pa.get(F, a5 + ka));
-            c50 = a.fma(b0, c50); c51 = a.fma(b1, c51); c52 = a.fma(b2, c52); c53 = a.fma(b3, c53);
-        }
-        // Full tiles go straight to C; edge tiles go to the scratch tile, then only their valid part to C.
-        boolean full = rows == 6 && cols == 4 * L;
-        MemorySegment dst = full ? c : tile;
-        long o = full ? cOff : 0;
-        long ld = full ? ldcBytes : (long) 4 * VB;
-        boolean add = full && !overwrite;
-        if (add) {
-            c00 = c00.add(FloatVector.fromMemorySegment(S, dst, o, NO));
-            c01 = c01.add(FloatVector.fromMemorySegment(S, dst, o + VB, NO));
-            c02 = c02.add(FloatVector.fromMemorySegment(S, dst, o + 2 * VB, NO));
-            c03 = c03.add(FloatVector.fromMemorySegment(S, dst, o + 3 * VB, NO));
-        }
-        c00.intoMemorySegment(dst, o, NO);
-        c01.intoMemorySegment(dst, o + VB, NO);
-        c02.intoMemorySegment(dst, o + 2 * VB, NO);
-        c03.intoMemorySegment(dst, o + 3 * VB, NO);
-        o += ld;
-        if (add) {
-            c10 = c10.add(FloatVector.fromMemorySegment(S, dst, o, NO));
-            c11 = c11.add(FloatVector.fromMemorySegment(S, dst, o + VB, NO));
-            c12 = c12.add(FloatVector.fromMemorySegment(S, dst, o + 2 * VB, NO));
-            c13 = c13.add(FloatVector.fromMemorySegment(S, dst, o + 3 * VB, NO));
-        }
-        c10.intoMemorySegment(dst, o, NO);
-        c11.intoMemorySegment(dst, o + VB, NO);
-        c12.intoMemorySegment(dst, o + 2 * VB, NO);
-        c13.intoMemorySegment(dst, o + 3 * VB, NO);
-        o += ld;
-        if (add) {
-            c20 = c20.add(FloatVector.fromMemorySegment(S, dst, o, NO));
-            c21 = c21.add(FloatVector.fromMemorySegment(S, dst, o + VB, NO));
-            c22 = c22.add(FloatVector.fromMemorySegment(S, dst, o + 2 * VB, NO));
-            c23 = c23.add(FloatVector.fromMemorySegment(S, dst, o + 3 * VB, NO));
-        }
-        c20.intoMemorySegment(dst, o, NO);
-        c21.intoMemorySegment(dst, o + VB, NO);
-        c22.intoMemorySegment(dst, o + 2 * VB, NO);
-        c23.intoMemorySegment(dst, o + 3 * VB, NO);
-        o += ld;
-        if (add) {
-            c30 = c30.add(FloatVector.fromMemorySegment(S, dst, o, NO));
-            c31 = c31.add(FloatVector.fromMemorySegment(S, dst, o + VB, NO));
-            c32 = c32.add(FloatVector.fromMemorySegment(S, dst, o + 2 * VB, NO));
-            c33 = c33.add(FloatVector.fromMemorySegment(S, dst, o + 3 * VB, NO));
-        }
-        c30.intoMemorySegment(dst, o, NO);
-        c31.intoMemorySegment(dst, o + VB, NO);
-        c32.intoMemorySegment(dst, o + 2 * VB, NO);
-        c33.intoMemorySegment(dst, o + 3 * VB, NO);
-        o += ld;
-        if (add) {
-            c40 = c40.add(FloatVector.fromMemorySegment(S, dst, o, NO));
-            c41 = c41.add(FloatVector.fromMemorySegment(S, dst, o + VB, NO));
-            c42 = c42.add(FloatVector.fromMemorySegment(S, dst, o + 2 * VB, NO));
-            c43 = c43.add(FloatVector.fromMemorySegment(S, dst, o + 3 * VB, NO));
-        }
-        c40.intoMemorySegment(dst, o, NO);
-        c41.intoMemorySegment(dst, o + VB, NO);
-        c42.intoMemorySegment(dst, o + 2 * VB, NO);
-        c43.intoMemorySegment(dst, o + 3 * VB, NO);
-        o += ld;
-        if (add) {
-            c50 = c50.add(FloatVector.fromMemorySegment(S, dst, o, NO));
-            c51 = c51.add(FloatVector.fromMemorySegment(S, dst, o + VB, NO));
-            c52 = c52.add(FloatVector.fromMemorySegment(S, dst, o + 2 * VB, NO));
-            c53 = c53.add(FloatVector.fromMemorySegment(S, dst, o + 3 * VB, NO));
-        }
-        c50.intoMemorySegment(dst, o, NO);
-        c51.intoMemorySegment(dst, o + VB, NO);
-        c52.intoMemorySegment(dst, o + 2 * VB, NO);
-        c53.intoMemorySegment(dst, o + 3 * VB, NO);
-        if (!full) mergeTile(tile, 4 * L, c, cOff, ldcBytes, rows, cols, overwrite);
-    }
-
 
     /** Writes the valid (rows, cols) corner of a scratch tile (row stride nr) into C. */
     private static void mergeTile(MemorySegment tile, int nr, MemorySegment c, long cOff, long ldcBytes,
