@@ -93,12 +93,23 @@ public final class Rope {
         }
         MemorySegment sx = x.segment();
         int rows = B * T * nh, hs = headSize, h = half;
+        int bound = S.loopBound(h); // full vectors; a masked tail covers [bound, hs/2)
         Device device = x.device();
         device.parallelFor(rows, KernelSupport.rowGrain(hs), (r0, r1) -> {
             for (int r = r0; r < r1; r++) {
                 int table = positions[(r / nh) % T] * h;
                 long row = (long) r * hs * Float.BYTES;
-                for (int i = 0; i < h; i += S.length()) {
+                int i = 0;
+                for (; i < bound; i += S.length()) {
+                    long o1 = row + (long) i * Float.BYTES, o2 = o1 + (long) h * Float.BYTES;
+                    FloatVector x1 = FloatVector.fromMemorySegment(S, sx, o1, NATIVE);
+                    FloatVector x2 = FloatVector.fromMemorySegment(S, sx, o2, NATIVE);
+                    FloatVector c = FloatVector.fromArray(S, cos, table + i);
+                    FloatVector s = FloatVector.fromArray(S, sin, table + i).mul(sign);
+                    x1.mul(c).sub(x2.mul(s)).intoMemorySegment(sx, o1, NATIVE);
+                    x2.mul(c).add(x1.mul(s)).intoMemorySegment(sx, o2, NATIVE);
+                }
+                if (i < h) {
                     VectorMask<Float> m = S.indexInRange(i, h);
                     long o1 = row + (long) i * Float.BYTES, o2 = o1 + (long) h * Float.BYTES;
                     FloatVector x1 = FloatVector.fromMemorySegment(S, sx, o1, NATIVE, m);
