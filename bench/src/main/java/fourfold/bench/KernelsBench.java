@@ -24,8 +24,13 @@ import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 
@@ -34,11 +39,12 @@ import java.util.concurrent.TimeUnit;
  * N = 12 * 64 = 768 rows (batch 12 x sequence 64), C = 128 or 384, F = 384 or 1024 (Llama's
  * ~8/3 C rounded up to a multiple of 128), V = 256 (byte vocabulary), head size 64.
  *
- * <p>Every kernel here moves more bytes than it does flops, so the figure of merit is GB/s
- * (bytes read + written, as each kernel reports them to the simulated clock, divided by time).
- * The reference is {@link #copyRows}: a plain memory copy of a working set as large as the
- * kernel's, measured in the same run: how fast this core streams data from the cache level the
- * kernel's data lives in. {@link #copyDram} (64 MB) gives the DRAM figure.
+ * <p>The figure of merit is GB/s: bytes read + written (as each kernel reports them to the
+ * simulated clock) divided by time. The references, measured in the same run, are plain memory
+ * copies of a working set as large as the kernel's ({@link #copyRows} N x C, {@link #copyHidden}
+ * N x F, {@link #copyParams} 3 x C x F; {@link #copyDram} 64 MB): how fast this core streams data
+ * from the cache level the kernel's data lives in. SwiGLU and cross-entropy are bound by exp, not
+ * by memory: {@link #expHidden} (one vector exp per element of N x F) is their compute reference.
  *
  * <p>Run: {@code java --add-modules=jdk.incubator.vector --enable-native-access=ALL-UNNAMED -jar bench/target/benchmarks.jar KernelsBench}
  */
@@ -55,6 +61,8 @@ public class KernelsBench {
     static final int V = 256;
     static final int HEAD_SIZE = 64;
     static final int DRAM_COPY_BYTES = 64 << 20;
+    static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    static final ByteOrder NATIVE = ByteOrder.nativeOrder();
 
     /** Model width; F follows it (128 -> 384, 384 -> 1024). */
     @Param({"128", "384"})
@@ -136,6 +144,28 @@ public class KernelsBench {
     @Benchmark
     public void copyRows() {
         MemorySegment.copy(copySrc.segment(), 0, copyDst.segment(), 0, (long) N * C * Float.BYTES);
+    }
+
+    /** 8 N F bytes: the SwiGLU working-set reference. */
+    @Benchmark
+    public void copyHidden() {
+        MemorySegment.copy(gate.segment(), 0, h.segment(), 0, (long) N * F * Float.BYTES);
+    }
+
+    /** 8 x 3 C F bytes: the AdamW working-set reference (AdamW itself touches 4 such tensors). */
+    @Benchmark
+    public void copyParams() {
+        MemorySegment.copy(grad.segment(), 0, m.segment(), 0, (long) 3 * C * F * Float.BYTES);
+    }
+
+    /** exp of every element of gate into h: the compute roofline of SwiGLU and cross-entropy. */
+    @Benchmark
+    public void expHidden() {
+        MemorySegment src = gate.segment(), dst = h.segment();
+        long bytes = (long) N * F * Float.BYTES;
+        for (long off = 0; off < bytes; off += S.vectorByteSize()) {
+            FloatVector.fromMemorySegment(S, src, off, NATIVE).lanewise(VectorOperators.EXP).intoMemorySegment(dst, off, NATIVE);
+        }
     }
 
     /** 128 MB moved: DRAM bandwidth of one core. */

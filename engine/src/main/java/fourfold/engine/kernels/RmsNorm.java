@@ -34,10 +34,12 @@ public final class RmsNorm {
         int bound = S.loopBound(C); // full vectors; a masked tail covers [bound, C)
         Device device = x.device();
         device.parallelFor(N, KernelSupport.rowGrain(C), (r0, r1) -> {
+            // Two passes over the chunk: first every row's rstd, then the outputs. The per-row scalar
+            // tail (lane sum, sqrt, division) is a long dependency chain; with no output loop
+            // between two rows' reductions, consecutive rows' chains overlap.
             float[] lanes = new float[S.length()];
             for (int r = r0; r < r1; r++) {
                 long row = (long) r * C * Float.BYTES;
-                // sum of squares of the row
                 FloatVector acc = FloatVector.zero(S);
                 int i = 0;
                 for (; i < bound; i += S.length()) {
@@ -50,10 +52,13 @@ public final class RmsNorm {
                 }
                 acc.intoArray(lanes, 0);
                 float variance = KernelSupport.sumLanes(lanes) / C;
-                float rs = 1.0f / (float) Math.sqrt(variance + eps);
-                sr.setAtIndex(Tensor.F32, r, rs);
-                // y = (x * rstd) * w
-                for (i = 0; i < bound; i += S.length()) {
+                sr.setAtIndex(Tensor.F32, r, 1.0f / (float) Math.sqrt(variance + eps));
+            }
+            for (int r = r0; r < r1; r++) { // y = (x * rstd) * w
+                long row = (long) r * C * Float.BYTES;
+                float rs = sr.getAtIndex(Tensor.F32, r);
+                int i = 0;
+                for (; i < bound; i += S.length()) {
                     long off = row + (long) i * Float.BYTES;
                     FloatVector.fromMemorySegment(S, sx, off, NATIVE).mul(rs)
                             .mul(FloatVector.fromMemorySegment(S, sw, (long) i * Float.BYTES, NATIVE))
@@ -118,14 +123,14 @@ public final class RmsNorm {
         });
 
         device.parallelFor(N, KernelSupport.rowGrain(C), (r0, r1) -> {
+            // Two passes over the chunk, as in forward: every row's k = rstd² · mean(g · x), then dx.
             float[] lanes = new float[S.length()];
+            float[] k = new float[r1 - r0];
             for (int r = r0; r < r1; r++) {
                 long row = (long) r * C * Float.BYTES;
-                float rs = sr.getAtIndex(Tensor.F32, r);
-                // dot = sum(g * x), g = dout * w
                 FloatVector acc = FloatVector.zero(S);
                 int i = 0;
-                for (; i < bound; i += S.length()) {
+                for (; i < bound; i += S.length()) { // sum(g * x), g = dout * w
                     long off = row + (long) i * Float.BYTES;
                     FloatVector g = FloatVector.fromMemorySegment(S, sdo, off, NATIVE)
                             .mul(FloatVector.fromMemorySegment(S, sw, (long) i * Float.BYTES, NATIVE));
@@ -139,20 +144,25 @@ public final class RmsNorm {
                     acc = g.fma(FloatVector.fromMemorySegment(S, sx, off, NATIVE, m), acc);
                 }
                 acc.intoArray(lanes, 0);
-                float k = rs * rs * (KernelSupport.sumLanes(lanes) / C);
-                // dx = r * (g - x * k)
-                for (i = 0; i < bound; i += S.length()) {
+                float rs = sr.getAtIndex(Tensor.F32, r);
+                k[r - r0] = rs * rs * (KernelSupport.sumLanes(lanes) / C);
+            }
+            for (int r = r0; r < r1; r++) { // dx = rstd * (g - x * k)
+                long row = (long) r * C * Float.BYTES;
+                float rs = sr.getAtIndex(Tensor.F32, r), kr = -k[r - r0];
+                int i = 0;
+                for (; i < bound; i += S.length()) {
                     long off = row + (long) i * Float.BYTES;
                     FloatVector g = FloatVector.fromMemorySegment(S, sdo, off, NATIVE)
                             .mul(FloatVector.fromMemorySegment(S, sw, (long) i * Float.BYTES, NATIVE));
-                    FloatVector.fromMemorySegment(S, sx, off, NATIVE).mul(-k).add(g).mul(rs).intoMemorySegment(sdx, off, NATIVE);
+                    FloatVector.fromMemorySegment(S, sx, off, NATIVE).mul(kr).add(g).mul(rs).intoMemorySegment(sdx, off, NATIVE);
                 }
                 if (i < C) {
                     VectorMask<Float> m = S.indexInRange(i, C);
                     long off = row + (long) i * Float.BYTES;
                     FloatVector g = FloatVector.fromMemorySegment(S, sdo, off, NATIVE, m)
                             .mul(FloatVector.fromMemorySegment(S, sw, (long) i * Float.BYTES, NATIVE, m));
-                    FloatVector.fromMemorySegment(S, sx, off, NATIVE, m).mul(-k).add(g).mul(rs).intoMemorySegment(sdx, off, NATIVE, m);
+                    FloatVector.fromMemorySegment(S, sx, off, NATIVE, m).mul(kr).add(g).mul(rs).intoMemorySegment(sdx, off, NATIVE, m);
                 }
             }
         });
