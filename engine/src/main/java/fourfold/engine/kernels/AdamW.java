@@ -60,17 +60,29 @@ public final class AdamW {
         MemorySegment sp = param.segment(), sg = grad.segment(), sm = m.segment(), sv = v.segment();
         Device device = param.device();
         device.parallelFor((int) ((n + BLOCK - 1) / BLOCK), 1, (b0, b1End) -> {
+            FloatVector b1m = FloatVector.broadcast(S, oneMinusB1);
             long end = Math.min(n, (long) b1End * BLOCK);
-            for (long i = (long) b0 * BLOCK; i < end; i += S.length()) {
+            long i = (long) b0 * BLOCK;
+            for (; i + S.length() <= end; i += S.length()) {
+                long off = i * Float.BYTES;
+                FloatVector g = FloatVector.fromMemorySegment(S, sg, off, NATIVE);
+                FloatVector p = FloatVector.fromMemorySegment(S, sp, off, NATIVE).mul(decay);
+                FloatVector mv = g.fma(b1m, FloatVector.fromMemorySegment(S, sm, off, NATIVE).mul(b1));
+                FloatVector vv = g.mul(oneMinusB2).fma(g, FloatVector.fromMemorySegment(S, sv, off, NATIVE).mul(b2));
+                FloatVector denom = vv.lanewise(VectorOperators.SQRT).div(bc2Sqrt).add(eps);
+                p.add(mv.mul(negStepSize).div(denom)).intoMemorySegment(sp, off, NATIVE);
+                mv.intoMemorySegment(sm, off, NATIVE);
+                vv.intoMemorySegment(sv, off, NATIVE);
+            }
+            if (i < end) {
                 VectorMask<Float> k = S.indexInRange(i, end);
                 long off = i * Float.BYTES;
                 FloatVector g = FloatVector.fromMemorySegment(S, sg, off, NATIVE, k);
                 FloatVector p = FloatVector.fromMemorySegment(S, sp, off, NATIVE, k).mul(decay);
-                FloatVector mv = g.fma(FloatVector.broadcast(S, oneMinusB1), FloatVector.fromMemorySegment(S, sm, off, NATIVE, k).mul(b1));
+                FloatVector mv = g.fma(b1m, FloatVector.fromMemorySegment(S, sm, off, NATIVE, k).mul(b1));
                 FloatVector vv = g.mul(oneMinusB2).fma(g, FloatVector.fromMemorySegment(S, sv, off, NATIVE, k).mul(b2));
                 FloatVector denom = vv.lanewise(VectorOperators.SQRT).div(bc2Sqrt).add(eps);
-                p = p.add(mv.mul(negStepSize).div(denom));
-                p.intoMemorySegment(sp, off, NATIVE, k);
+                p.add(mv.mul(negStepSize).div(denom)).intoMemorySegment(sp, off, NATIVE, k);
                 mv.intoMemorySegment(sm, off, NATIVE, k);
                 vv.intoMemorySegment(sv, off, NATIVE, k);
             }

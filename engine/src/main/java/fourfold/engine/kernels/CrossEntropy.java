@@ -70,11 +70,16 @@ public final class CrossEntropy {
         KernelSupport.requireLength("CrossEntropy.rowMax", "out", out.length, N, "one per row of " + logits);
         MemorySegment sl = logits.segment();
         Device device = logits.device();
+        int bound = S.loopBound(V); // full vectors; a masked tail covers [bound, V)
         device.parallelFor(N, KernelSupport.rowGrain(V), (r0, r1) -> {
             for (int r = r0; r < r1; r++) {
                 long row = (long) r * V * Float.BYTES;
                 FloatVector acc = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
-                for (int i = 0; i < V; i += S.length()) {
+                int i = 0;
+                for (; i < bound; i += S.length()) {
+                    acc = acc.max(FloatVector.fromMemorySegment(S, sl, row + (long) i * Float.BYTES, NATIVE));
+                }
+                if (i < V) {
                     VectorMask<Float> m = S.indexInRange(i, V);
                     acc = acc.lanewise(VectorOperators.MAX, FloatVector.fromMemorySegment(S, sl, row + (long) i * Float.BYTES, NATIVE, m), m);
                 }
@@ -92,17 +97,20 @@ public final class CrossEntropy {
         KernelSupport.requireLength(op, "out", out.length, N, "one per row of " + logits);
         MemorySegment sl = logits.segment();
         Device device = logits.device();
+        int bound = S.loopBound(V); // full vectors; a masked tail covers [bound, V)
         device.parallelFor(N, KernelSupport.rowGrain(V), (r0, r1) -> {
             float[] lanes = new float[S.length()];
             for (int r = r0; r < r1; r++) {
                 long row = (long) r * V * Float.BYTES;
                 float mx = max[r];
                 FloatVector acc = FloatVector.zero(S);
-                for (int i = 0; i < V; i += S.length()) {
+                int i = 0;
+                for (; i < bound; i += S.length()) {
+                    acc = acc.add(FloatVector.fromMemorySegment(S, sl, row + (long) i * Float.BYTES, NATIVE).sub(mx).lanewise(VectorOperators.EXP));
+                }
+                if (i < V) { // lanes past V would add exp(0 - max): add only the masked ones
                     VectorMask<Float> m = S.indexInRange(i, V);
-                    FloatVector e = FloatVector.fromMemorySegment(S, sl, row + (long) i * Float.BYTES, NATIVE, m)
-                            .sub(mx).lanewise(VectorOperators.EXP);
-                    acc = acc.add(e, m); // lanes past V would add exp(0 - max)
+                    acc = acc.add(FloatVector.fromMemorySegment(S, sl, row + (long) i * Float.BYTES, NATIVE, m).sub(mx).lanewise(VectorOperators.EXP), m);
                 }
                 acc.intoArray(lanes, 0);
                 out[r] = KernelSupport.sumLanes(lanes);
@@ -143,6 +151,7 @@ public final class CrossEntropy {
         KernelSupport.requireLength(op, "max", max.length, N, "one per row of " + logits);
         KernelSupport.requireLength(op, "sumExp", sumExp.length, N, "one per row of " + logits);
         MemorySegment sl = logits.segment(), sd = dlogits.segment();
+        int bound = S.loopBound(V); // full vectors; a masked tail covers [bound, V)
         Device device = logits.device();
         device.parallelFor(N, KernelSupport.rowGrain(V), (r0, r1) -> {
             for (int r = r0; r < r1; r++) {
@@ -152,7 +161,13 @@ public final class CrossEntropy {
                 int t = targets[r] - vocabStart;
                 boolean here = t >= 0 && t < V;
                 float xt = here ? sl.getAtIndex(Tensor.F32, row + t) : 0f; // read before an in-place overwrite
-                for (int i = 0; i < V; i += S.length()) {
+                int i = 0;
+                for (; i < bound; i += S.length()) {
+                    long off = (row + i) * Float.BYTES;
+                    FloatVector.fromMemorySegment(S, sl, off, NATIVE).sub(mx).lanewise(VectorOperators.EXP)
+                            .mul(inv).mul(gradScale).intoMemorySegment(sd, off, NATIVE);
+                }
+                if (i < V) {
                     VectorMask<Float> m = S.indexInRange(i, V);
                     long off = (row + i) * Float.BYTES;
                     FloatVector.fromMemorySegment(S, sl, off, NATIVE, m).sub(mx).lanewise(VectorOperators.EXP)

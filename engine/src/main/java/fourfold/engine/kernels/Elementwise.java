@@ -6,7 +6,6 @@ import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
-import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
 import java.lang.foreign.MemorySegment;
@@ -20,9 +19,8 @@ public final class Elementwise {
     private Elementwise() {}
 
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
-    private static final VectorSpecies<Double> D = DoubleVector.SPECIES_PREFERRED;
-    /** As many floats as D has doubles: one load of H converts into exactly one double vector. */
-    private static final VectorSpecies<Float> H = VectorSpecies.of(float.class, VectorShape.forBitSize(D.vectorBitSize() / 2));
+    /** Same bit size as S: one float vector widens into exactly two double vectors. */
+    private static final VectorSpecies<Double> D = VectorSpecies.of(double.class, S.vectorShape());
     private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
     /** Elements per parallel block (a multiple of every vector length, so only the last block has a tail). */
     private static final int BLOCK = KernelSupport.MIN_ELEMENTS_PER_TASK;
@@ -135,7 +133,7 @@ public final class Elementwise {
     /**
      * Sum of x², accumulated in double in a fixed order (bitwise reproducible; for the gradient norm).
      * Each square of a float is exact in double; the order is: within a block of SUM_BLOCK elements,
-     * D.length() lane sums added pairwise, then the block sums in index order. No step depends on
+     * 2 x D.length() lane sums, added pairwise, then the block sums in index order. No step depends on
      * how many workers the device has.
      */
     public static double sumOfSquares(Tensor x) {
@@ -149,19 +147,23 @@ public final class Elementwise {
             for (int b = b0; b < b1; b++) {
                 long end = Math.min(n, (long) (b + 1) * SUM_BLOCK);
                 long i = (long) b * SUM_BLOCK;
-                DoubleVector acc = DoubleVector.zero(D);
-                for (; i + H.length() <= end; i += H.length()) {
-                    DoubleVector v = (DoubleVector) FloatVector.fromMemorySegment(H, sx, i * Float.BYTES, NATIVE)
-                            .convertShape(VectorOperators.F2D, D, 0);
-                    acc = v.fma(v, acc);
+                // each float vector widens into two double vectors (its low and high halves)
+                DoubleVector acc0 = DoubleVector.zero(D), acc1 = DoubleVector.zero(D);
+                for (; i + S.length() <= end; i += S.length()) {
+                    FloatVector f = FloatVector.fromMemorySegment(S, sx, i * Float.BYTES, NATIVE);
+                    DoubleVector lo = (DoubleVector) f.convertShape(VectorOperators.F2D, D, 0);
+                    DoubleVector hi = (DoubleVector) f.convertShape(VectorOperators.F2D, D, 1);
+                    acc0 = lo.fma(lo, acc0);
+                    acc1 = hi.fma(hi, acc1);
                 }
-                if (i < end) {
-                    VectorMask<Float> m = H.indexInRange(i, end);
-                    DoubleVector v = (DoubleVector) FloatVector.fromMemorySegment(H, sx, i * Float.BYTES, NATIVE, m)
-                            .convertShape(VectorOperators.F2D, D, 0);
-                    acc = v.fma(v, acc); // masked lanes loaded 0 and add 0
+                if (i < end) { // masked lanes load 0 and add 0
+                    FloatVector f = FloatVector.fromMemorySegment(S, sx, i * Float.BYTES, NATIVE, S.indexInRange(i, end));
+                    DoubleVector lo = (DoubleVector) f.convertShape(VectorOperators.F2D, D, 0);
+                    DoubleVector hi = (DoubleVector) f.convertShape(VectorOperators.F2D, D, 1);
+                    acc0 = lo.fma(lo, acc0);
+                    acc1 = hi.fma(hi, acc1);
                 }
-                acc.intoArray(lanes, 0);
+                acc0.add(acc1).intoArray(lanes, 0);
                 partial[b] = KernelSupport.sumLanes(lanes);
             }
         });

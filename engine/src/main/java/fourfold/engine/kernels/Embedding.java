@@ -36,9 +36,7 @@ public final class Embedding {
                 if (row >= 0 && row < rows) {
                     MemorySegment.copy(st, row * rowBytes, so, dst, rowBytes);
                 } else {
-                    for (int i = 0; i < C; i += S.length()) {
-                        FloatVector.zero(S).intoMemorySegment(so, dst + (long) i * Float.BYTES, NATIVE, S.indexInRange(i, C));
-                    }
+                    so.asSlice(dst, rowBytes).fill((byte) 0);
                 }
             }
         });
@@ -61,16 +59,21 @@ public final class Embedding {
         int colVectors = (C + S.length() - 1) / S.length();
         Device device = dtable.device();
         device.parallelFor(colVectors, KernelSupport.rowGrain(N * S.length()), (v0, v1) -> {
-            int c0 = v0 * S.length(), c1 = Math.min(C, v1 * S.length());
+            int c0 = v0 * S.length(), c1 = Math.min(C, v1 * S.length()), full = c0 + (c1 - c0) / S.length() * S.length();
             for (int n = 0; n < N; n++) {
                 int row = tokens[n] - vocabStart;
                 if (row < 0 || row >= rows) continue; // another shard's token
                 long src = n * rowBytes, dst = row * rowBytes;
-                for (int i = c0; i < c1; i += S.length()) {
+                int i = c0;
+                for (; i < full; i += S.length()) {
+                    long col = (long) i * Float.BYTES;
+                    FloatVector.fromMemorySegment(S, st, dst + col, NATIVE).add(FloatVector.fromMemorySegment(S, sd, src + col, NATIVE))
+                            .intoMemorySegment(st, dst + col, NATIVE);
+                }
+                if (i < c1) {
                     VectorMask<Float> m = S.indexInRange(i, c1);
                     long col = (long) i * Float.BYTES;
-                    FloatVector.fromMemorySegment(S, st, dst + col, NATIVE, m)
-                            .add(FloatVector.fromMemorySegment(S, sd, src + col, NATIVE, m))
+                    FloatVector.fromMemorySegment(S, st, dst + col, NATIVE, m).add(FloatVector.fromMemorySegment(S, sd, src + col, NATIVE, m))
                             .intoMemorySegment(st, dst + col, NATIVE, m);
                 }
             }

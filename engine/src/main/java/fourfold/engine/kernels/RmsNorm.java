@@ -31,29 +31,45 @@ public final class RmsNorm {
         KernelSupport.requireNumel(op, rstd, N, "one rstd per row of " + x.name());
         if (!(eps >= 0) || Float.isInfinite(eps)) throw new IllegalArgumentException(op + ": eps must be finite and >= 0, got " + eps);
         MemorySegment sx = x.segment(), sw = weight.segment(), so = out.segment(), sr = rstd.segment();
+        int bound = S.loopBound(C); // full vectors; a masked tail covers [bound, C)
         Device device = x.device();
         device.parallelFor(N, KernelSupport.rowGrain(C), (r0, r1) -> {
+            // Two passes over the chunk: first every row's rstd, then the outputs. The per-row scalar
+            // tail (lane sum, sqrt, division) is a long dependency chain; with no output loop
+            // between two rows' reductions, consecutive rows' chains overlap.
             float[] lanes = new float[S.length()];
             for (int r = r0; r < r1; r++) {
                 long row = (long) r * C * Float.BYTES;
-                // sum of squares of the row
                 FloatVector acc = FloatVector.zero(S);
-                for (int i = 0; i < C; i += S.length()) {
-                    VectorMask<Float> m = S.indexInRange(i, C);
-                    FloatVector v = FloatVector.fromMemorySegment(S, sx, row + (long) i * Float.BYTES, NATIVE, m);
+                int i = 0;
+                for (; i < bound; i += S.length()) {
+                    FloatVector v = FloatVector.fromMemorySegment(S, sx, row + (long) i * Float.BYTES, NATIVE);
+                    acc = v.fma(v, acc);
+                }
+                if (i < C) { // masked lanes load 0 and add 0
+                    FloatVector v = FloatVector.fromMemorySegment(S, sx, row + (long) i * Float.BYTES, NATIVE, S.indexInRange(i, C));
                     acc = v.fma(v, acc);
                 }
                 acc.intoArray(lanes, 0);
                 float variance = KernelSupport.sumLanes(lanes) / C;
-                float rs = 1.0f / (float) Math.sqrt(variance + eps);
-                sr.setAtIndex(Tensor.F32, r, rs);
-                // y = (x * rstd) * w
-                for (int i = 0; i < C; i += S.length()) {
+                sr.setAtIndex(Tensor.F32, r, 1.0f / (float) Math.sqrt(variance + eps));
+            }
+            for (int r = r0; r < r1; r++) { // y = (x * rstd) * w
+                long row = (long) r * C * Float.BYTES;
+                float rs = sr.getAtIndex(Tensor.F32, r);
+                int i = 0;
+                for (; i < bound; i += S.length()) {
+                    long off = row + (long) i * Float.BYTES;
+                    FloatVector.fromMemorySegment(S, sx, off, NATIVE).mul(rs)
+                            .mul(FloatVector.fromMemorySegment(S, sw, (long) i * Float.BYTES, NATIVE))
+                            .intoMemorySegment(so, off, NATIVE);
+                }
+                if (i < C) {
                     VectorMask<Float> m = S.indexInRange(i, C);
                     long off = row + (long) i * Float.BYTES;
-                    FloatVector v = FloatVector.fromMemorySegment(S, sx, off, NATIVE, m);
-                    FloatVector w = FloatVector.fromMemorySegment(S, sw, (long) i * Float.BYTES, NATIVE, m);
-                    v.mul(rs).mul(w).intoMemorySegment(so, off, NATIVE, m);
+                    FloatVector.fromMemorySegment(S, sx, off, NATIVE, m).mul(rs)
+                            .mul(FloatVector.fromMemorySegment(S, sw, (long) i * Float.BYTES, NATIVE, m))
+                            .intoMemorySegment(so, off, NATIVE, m);
                 }
             }
         });
@@ -79,33 +95,48 @@ public final class RmsNorm {
         MemorySegment sdx = dx.segment(), sdw = dweight.segment();
         Device device = x.device();
 
-        // dweight first (dx may overwrite dout). Parallel over column vectors, rows in order, so the
-        // sum is the same for every thread count.
+        int bound = S.loopBound(C); // full vectors; a masked tail covers [bound, C)
+
+        // dweight first (dx may overwrite dout). Parallel over column ranges, rows in order, so
+        // every element of dweight sees the same additions in the same order for any thread count.
         int colVectors = (C + S.length() - 1) / S.length();
         device.parallelFor(colVectors, KernelSupport.rowGrain(N * S.length()), (v0, v1) -> {
-            int c1 = Math.min(C, v1 * S.length());
-            for (int i = v0 * S.length(); i < c1; i += S.length()) {
-                VectorMask<Float> m = S.indexInRange(i, c1);
-                long col = (long) i * Float.BYTES;
-                FloatVector acc = FloatVector.fromMemorySegment(S, sdw, col, NATIVE, m);
-                for (int r = 0; r < N; r++) {
-                    long off = (long) r * C * Float.BYTES + col;
-                    float rs = sr.getAtIndex(Tensor.F32, r);
-                    FloatVector xhat = FloatVector.fromMemorySegment(S, sx, off, NATIVE, m).mul(rs);
-                    acc = FloatVector.fromMemorySegment(S, sdo, off, NATIVE, m).fma(xhat, acc);
+            int c0 = v0 * S.length(), c1 = Math.min(C, v1 * S.length()), full = c0 + (c1 - c0) / S.length() * S.length();
+            for (int r = 0; r < N; r++) {
+                long row = (long) r * C * Float.BYTES;
+                float rs = sr.getAtIndex(Tensor.F32, r);
+                int i = c0;
+                for (; i < full; i += S.length()) { // dweight += dout * (x * rstd)
+                    long col = (long) i * Float.BYTES;
+                    FloatVector xhat = FloatVector.fromMemorySegment(S, sx, row + col, NATIVE).mul(rs);
+                    FloatVector.fromMemorySegment(S, sdo, row + col, NATIVE).fma(xhat, FloatVector.fromMemorySegment(S, sdw, col, NATIVE))
+                            .intoMemorySegment(sdw, col, NATIVE);
                 }
-                acc.intoMemorySegment(sdw, col, NATIVE, m);
+                if (i < c1) {
+                    VectorMask<Float> m = S.indexInRange(i, c1);
+                    long col = (long) i * Float.BYTES;
+                    FloatVector xhat = FloatVector.fromMemorySegment(S, sx, row + col, NATIVE, m).mul(rs);
+                    FloatVector.fromMemorySegment(S, sdo, row + col, NATIVE, m).fma(xhat, FloatVector.fromMemorySegment(S, sdw, col, NATIVE, m))
+                            .intoMemorySegment(sdw, col, NATIVE, m);
+                }
             }
         });
 
         device.parallelFor(N, KernelSupport.rowGrain(C), (r0, r1) -> {
+            // Two passes over the chunk, as in forward: every row's k = rstd² · mean(g · x), then dx.
             float[] lanes = new float[S.length()];
+            float[] k = new float[r1 - r0];
             for (int r = r0; r < r1; r++) {
                 long row = (long) r * C * Float.BYTES;
-                float rs = sr.getAtIndex(Tensor.F32, r);
-                // dot = sum(g * x), g = dout * w
                 FloatVector acc = FloatVector.zero(S);
-                for (int i = 0; i < C; i += S.length()) {
+                int i = 0;
+                for (; i < bound; i += S.length()) { // sum(g * x), g = dout * w
+                    long off = row + (long) i * Float.BYTES;
+                    FloatVector g = FloatVector.fromMemorySegment(S, sdo, off, NATIVE)
+                            .mul(FloatVector.fromMemorySegment(S, sw, (long) i * Float.BYTES, NATIVE));
+                    acc = g.fma(FloatVector.fromMemorySegment(S, sx, off, NATIVE), acc);
+                }
+                if (i < C) { // masked lanes load 0 and add 0
                     VectorMask<Float> m = S.indexInRange(i, C);
                     long off = row + (long) i * Float.BYTES;
                     FloatVector g = FloatVector.fromMemorySegment(S, sdo, off, NATIVE, m)
@@ -113,15 +144,25 @@ public final class RmsNorm {
                     acc = g.fma(FloatVector.fromMemorySegment(S, sx, off, NATIVE, m), acc);
                 }
                 acc.intoArray(lanes, 0);
-                float k = rs * rs * (KernelSupport.sumLanes(lanes) / C);
-                // dx = r * (g - x * k)
-                for (int i = 0; i < C; i += S.length()) {
+                float rs = sr.getAtIndex(Tensor.F32, r);
+                k[r - r0] = rs * rs * (KernelSupport.sumLanes(lanes) / C);
+            }
+            for (int r = r0; r < r1; r++) { // dx = rstd * (g - x * k)
+                long row = (long) r * C * Float.BYTES;
+                float rs = sr.getAtIndex(Tensor.F32, r), kr = -k[r - r0];
+                int i = 0;
+                for (; i < bound; i += S.length()) {
+                    long off = row + (long) i * Float.BYTES;
+                    FloatVector g = FloatVector.fromMemorySegment(S, sdo, off, NATIVE)
+                            .mul(FloatVector.fromMemorySegment(S, sw, (long) i * Float.BYTES, NATIVE));
+                    FloatVector.fromMemorySegment(S, sx, off, NATIVE).mul(kr).add(g).mul(rs).intoMemorySegment(sdx, off, NATIVE);
+                }
+                if (i < C) {
                     VectorMask<Float> m = S.indexInRange(i, C);
                     long off = row + (long) i * Float.BYTES;
                     FloatVector g = FloatVector.fromMemorySegment(S, sdo, off, NATIVE, m)
                             .mul(FloatVector.fromMemorySegment(S, sw, (long) i * Float.BYTES, NATIVE, m));
-                    FloatVector xv = FloatVector.fromMemorySegment(S, sx, off, NATIVE, m);
-                    xv.mul(-k).add(g).mul(rs).intoMemorySegment(sdx, off, NATIVE, m);
+                    FloatVector.fromMemorySegment(S, sx, off, NATIVE, m).mul(kr).add(g).mul(rs).intoMemorySegment(sdx, off, NATIVE, m);
                 }
             }
         });

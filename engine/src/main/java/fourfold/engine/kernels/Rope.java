@@ -92,25 +92,39 @@ public final class Rope {
             }
         }
         MemorySegment sx = x.segment();
-        int rows = B * T * nh, hs = headSize, h = half;
+        int tokens = B * T, hs = headSize, h = half;
+        int bound = S.loopBound(h); // full vectors; a masked tail covers [bound, hs/2)
         Device device = x.device();
-        device.parallelFor(rows, KernelSupport.rowGrain(hs), (r0, r1) -> {
-            for (int r = r0; r < r1; r++) {
-                int table = positions[(r / nh) % T] * h;
-                long row = (long) r * hs * Float.BYTES;
-                for (int i = 0; i < h; i += S.length()) {
-                    VectorMask<Float> m = S.indexInRange(i, h);
-                    long o1 = row + (long) i * Float.BYTES, o2 = o1 + (long) h * Float.BYTES;
-                    FloatVector x1 = FloatVector.fromMemorySegment(S, sx, o1, NATIVE, m);
-                    FloatVector x2 = FloatVector.fromMemorySegment(S, sx, o2, NATIVE, m);
-                    FloatVector c = FloatVector.fromArray(S, cos, table + i, m);
-                    FloatVector s = FloatVector.fromArray(S, sin, table + i, m).mul(sign);
-                    x1.mul(c).sub(x2.mul(s)).intoMemorySegment(sx, o1, NATIVE, m);
-                    x2.mul(c).add(x1.mul(s)).intoMemorySegment(sx, o2, NATIVE, m);
+        // parallel over tokens; a token's nh heads share one row of the cos/sin table
+        device.parallelFor(tokens, KernelSupport.rowGrain(nh * hs), (n0, n1) -> {
+            for (int n = n0; n < n1; n++) {
+                int table = positions[n % T] * h;
+                for (int head = 0; head < nh; head++) {
+                    long row = ((long) n * nh + head) * hs * Float.BYTES;
+                    int i = 0;
+                    for (; i < bound; i += S.length()) {
+                        long o1 = row + (long) i * Float.BYTES, o2 = o1 + (long) h * Float.BYTES;
+                        FloatVector x1 = FloatVector.fromMemorySegment(S, sx, o1, NATIVE);
+                        FloatVector x2 = FloatVector.fromMemorySegment(S, sx, o2, NATIVE);
+                        FloatVector c = FloatVector.fromArray(S, cos, table + i);
+                        FloatVector s = FloatVector.fromArray(S, sin, table + i).mul(sign);
+                        x1.mul(c).sub(x2.mul(s)).intoMemorySegment(sx, o1, NATIVE);
+                        x2.mul(c).add(x1.mul(s)).intoMemorySegment(sx, o2, NATIVE);
+                    }
+                    if (i < h) {
+                        VectorMask<Float> m = S.indexInRange(i, h);
+                        long o1 = row + (long) i * Float.BYTES, o2 = o1 + (long) h * Float.BYTES;
+                        FloatVector x1 = FloatVector.fromMemorySegment(S, sx, o1, NATIVE, m);
+                        FloatVector x2 = FloatVector.fromMemorySegment(S, sx, o2, NATIVE, m);
+                        FloatVector c = FloatVector.fromArray(S, cos, table + i, m);
+                        FloatVector s = FloatVector.fromArray(S, sin, table + i, m).mul(sign);
+                        x1.mul(c).sub(x2.mul(s)).intoMemorySegment(sx, o1, NATIVE, m);
+                        x2.mul(c).add(x1.mul(s)).intoMemorySegment(sx, o2, NATIVE, m);
+                    }
                 }
             }
         });
-        long n = (long) rows * hs;
+        long n = (long) tokens * nh * hs;
         device.recordCompute(kernel, 3.0 * n, 8.0 * n); // the cos/sin rows of T tokens stay in cache
     }
 }

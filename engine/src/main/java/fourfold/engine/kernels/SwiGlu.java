@@ -19,6 +19,8 @@ public final class SwiGlu {
 
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
+    /** Elements per parallel block (a multiple of every vector length, so only the last block has a tail). */
+    private static final int BLOCK = KernelSupport.MIN_ELEMENTS_PER_TASK;
 
     /** gate (N,F), up (N,F) -> out (N,F). out may alias gate or up. */
     public static void forward(Tensor gate, Tensor up, Tensor out) {
@@ -28,21 +30,25 @@ public final class SwiGlu {
         KernelSupport.requireMatrix(op, up, N, F);
         KernelSupport.requireMatrix(op, out, N, F);
         MemorySegment sg = gate.segment(), su = up.segment(), so = out.segment();
+        long n = (long) N * F; // elementwise: rows do not matter, the tensors are contiguous
         Device device = gate.device();
-        device.parallelFor(N, KernelSupport.rowGrain(F), (r0, r1) -> {
-            for (int r = r0; r < r1; r++) {
-                long row = (long) r * F * Float.BYTES;
-                for (int i = 0; i < F; i += S.length()) {
-                    VectorMask<Float> m = S.indexInRange(i, F);
-                    long off = row + (long) i * Float.BYTES;
-                    FloatVector g = FloatVector.fromMemorySegment(S, sg, off, NATIVE, m);
-                    FloatVector u = FloatVector.fromMemorySegment(S, su, off, NATIVE, m);
-                    FloatVector silu = g.div(g.neg().lanewise(VectorOperators.EXP).add(1f));
-                    silu.mul(u).intoMemorySegment(so, off, NATIVE, m);
-                }
+        device.parallelFor(blocks(n), 1, (b0, b1) -> {
+            long end = Math.min(n, (long) b1 * BLOCK);
+            long i = (long) b0 * BLOCK;
+            for (; i + S.length() <= end; i += S.length()) {
+                long off = i * Float.BYTES;
+                FloatVector g = FloatVector.fromMemorySegment(S, sg, off, NATIVE);
+                FloatVector u = FloatVector.fromMemorySegment(S, su, off, NATIVE);
+                g.div(g.neg().lanewise(VectorOperators.EXP).add(1f)).mul(u).intoMemorySegment(so, off, NATIVE);
+            }
+            if (i < end) {
+                VectorMask<Float> m = S.indexInRange(i, end);
+                long off = i * Float.BYTES;
+                FloatVector g = FloatVector.fromMemorySegment(S, sg, off, NATIVE, m);
+                FloatVector u = FloatVector.fromMemorySegment(S, su, off, NATIVE, m);
+                g.div(g.neg().lanewise(VectorOperators.EXP).add(1f)).mul(u).intoMemorySegment(so, off, NATIVE, m);
             }
         });
-        long n = (long) N * F;
         device.recordCompute("swiglu.forward", 5.0 * n, 12.0 * n);
     }
 
@@ -60,27 +66,39 @@ public final class SwiGlu {
         KernelSupport.requireMatrix(op, dup, N, F);
         MemorySegment sd = dout.segment(), sg = gate.segment(), su = up.segment();
         MemorySegment sdg = dgate.segment(), sdu = dup.segment();
+        long n = (long) N * F;
         Device device = gate.device();
-        device.parallelFor(N, KernelSupport.rowGrain(F), (r0, r1) -> {
-            for (int r = r0; r < r1; r++) {
-                long row = (long) r * F * Float.BYTES;
-                for (int i = 0; i < F; i += S.length()) {
-                    VectorMask<Float> m = S.indexInRange(i, F);
-                    long off = row + (long) i * Float.BYTES;
-                    // all loads before any store: the outputs may alias the inputs
-                    FloatVector d = FloatVector.fromMemorySegment(S, sd, off, NATIVE, m);
-                    FloatVector g = FloatVector.fromMemorySegment(S, sg, off, NATIVE, m);
-                    FloatVector u = FloatVector.fromMemorySegment(S, su, off, NATIVE, m);
-                    FloatVector den = g.neg().lanewise(VectorOperators.EXP).add(1f); // 1 + exp(-g)
-                    FloatVector sig = FloatVector.broadcast(S, 1f).div(den);
-                    FloatVector silu = g.div(den);
-                    // torch's silu_backward order: (dy * s) * (1 + g * (1 - s)), dy = dout * up
-                    d.mul(u).mul(sig).mul(g.mul(sig.neg().add(1f)).add(1f)).intoMemorySegment(sdg, off, NATIVE, m);
-                    d.mul(silu).intoMemorySegment(sdu, off, NATIVE, m);
-                }
+        device.parallelFor(blocks(n), 1, (b0, b1) -> {
+            long end = Math.min(n, (long) b1 * BLOCK);
+            long i = (long) b0 * BLOCK;
+            // all loads before any store: the outputs may alias the inputs.
+            // torch's silu_backward order: (dy * s) * (1 + g * (1 - s)) with dy = dout * up, s = 1 / (1 + exp(-g))
+            for (; i + S.length() <= end; i += S.length()) {
+                long off = i * Float.BYTES;
+                FloatVector d = FloatVector.fromMemorySegment(S, sd, off, NATIVE);
+                FloatVector g = FloatVector.fromMemorySegment(S, sg, off, NATIVE);
+                FloatVector u = FloatVector.fromMemorySegment(S, su, off, NATIVE);
+                FloatVector den = g.neg().lanewise(VectorOperators.EXP).add(1f);
+                FloatVector sig = FloatVector.broadcast(S, 1f).div(den);
+                d.mul(u).mul(sig).mul(g.mul(sig.neg().add(1f)).add(1f)).intoMemorySegment(sdg, off, NATIVE);
+                d.mul(g.div(den)).intoMemorySegment(sdu, off, NATIVE);
+            }
+            if (i < end) {
+                VectorMask<Float> m = S.indexInRange(i, end);
+                long off = i * Float.BYTES;
+                FloatVector d = FloatVector.fromMemorySegment(S, sd, off, NATIVE, m);
+                FloatVector g = FloatVector.fromMemorySegment(S, sg, off, NATIVE, m);
+                FloatVector u = FloatVector.fromMemorySegment(S, su, off, NATIVE, m);
+                FloatVector den = g.neg().lanewise(VectorOperators.EXP).add(1f);
+                FloatVector sig = FloatVector.broadcast(S, 1f).div(den);
+                d.mul(u).mul(sig).mul(g.mul(sig.neg().add(1f)).add(1f)).intoMemorySegment(sdg, off, NATIVE, m);
+                d.mul(g.div(den)).intoMemorySegment(sdu, off, NATIVE, m);
             }
         });
-        long n = (long) N * F;
         device.recordCompute("swiglu.backward", 12.0 * n, 20.0 * n);
+    }
+
+    private static int blocks(long n) {
+        return (int) ((n + BLOCK - 1) / BLOCK);
     }
 }

@@ -60,8 +60,8 @@ class RopeTest {
 
     @Test
     void forwardRotatesEachHeadByItsTokensPosition() {
-        // head sizes with a vector tail (hs/2 = 3, 1) and a model-like one; positions out of order as under context parallel
-        int[][] shapes = {{2, 5, 3, 6}, {1, 1, 1, 2}, {2, 4, 2, 64}};
+        // head sizes with full vectors and a tail (hs/2 = 19), only a tail (1) and a model-like one (32); positions out of order as under context parallel
+        int[][] shapes = {{2, 5, 3, 38}, {1, 1, 1, 2}, {2, 4, 2, 64}};
         int[][] positions = {{9, 3, 0, 17, 200}, {0}, {511, 1, 300, 2}};
         int maxPos = 512;
         for (int k = 0; k < shapes.length; k++) {
