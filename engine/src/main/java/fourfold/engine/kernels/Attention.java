@@ -23,7 +23,7 @@ import static fourfold.engine.kernels.AttentionKernels.roundUp;
  * <p>FlashAttention-2 in structure: forward walks blocks of BQ queries against blocks of BK keys,
  * keeping a running max and sum per query, and skips key blocks that no query of the block can
  * see (so causal attention does about half the work). Backward recomputes each block of
- * probabilities from q, k and lse. Forward tasks are (b, head, query block); backward tasks are
+ * probabilities from q, k and lse. The inner loops are in {@link AttentionKernels}. Forward tasks are (b, head, query block); backward tasks are
  * (b, kv head) and own every dq, dk, dv row they write, so the result does not depend on the
  * number of worker threads.
  */
@@ -51,7 +51,7 @@ public final class Attention {
         AtomicLong visible = new AtomicLong(); // integer sum: exact in any order
         int tasks = s.B() * s.nh() * blocks.nqb;
         device.parallelFor(tasks, 1, (start, end) -> {
-            AttentionScratch sc = AttentionScratch.forThread(s.hs(), hsPadded(s), BQ);
+            AttentionScratch sc = AttentionScratch.forThread(hsPadded(s), BQ);
             long count = 0;
             for (int t = start; t < end; t++) count += forwardTask(t, qs, ks, vs, os, ls, s, mask, blocks, sc);
             visible.addAndGet(count);
@@ -83,7 +83,7 @@ public final class Attention {
         AtomicLong visible = new AtomicLong();
         int rows = s.group() * blocks.nqb * BQ;
         device.parallelFor(s.B() * s.nkv(), 1, (start, end) -> {
-            AttentionScratch sc = AttentionScratch.forThread(s.hs(), hsPadded(s), rows);
+            AttentionScratch sc = AttentionScratch.forThread(hsPadded(s), rows);
             long count = 0;
             for (int t = start; t < end; t++) count += AttentionBackward.task(t, seg, s, mask, blocks, sc);
             visible.addAndGet(count);
@@ -105,42 +105,45 @@ public final class Attention {
         int T = s.T(), Tk = s.Tk(), nh = s.nh(), hs = s.hs(), hsP = hsPadded(s);
         int qb = task % blocks.nqb, h = task / blocks.nqb % nh, b = task / blocks.nqb / nh;
         int kvh = h / s.group();
-        int q0 = qb * BQ, nq = Math.min(BQ, T - q0), rows = roundUp(nq, TILE);
+        int q0 = qb * BQ, nq = Math.min(BQ, T - q0), rowsQ = roundUp(nq, TILE);
         float scale = (float) (1.0 / Math.sqrt(hs));
 
-        // queries of the block, pre-scaled by 1/sqrt(hs): (rows, hsP), padding rows and columns zero
-        loadRows(qSeg, s, b, q0, nq, nh, h, T, sc.q, 0, rows, scale);
-        Arrays.fill(sc.m, 0, rows, Float.NEGATIVE_INFINITY);
-        Arrays.fill(sc.lsum, 0, rows * L, 0f);
-        Arrays.fill(sc.o, 0, rows * hsP, 0f);
+        // qᵀ of the block, pre-scaled by 1/sqrt(hs): (hsP, BQ), padding zero
+        loadTransposed(qSeg, s, b, q0, nq, nh, h, T, sc.qT, 0, scale, sc.row);
+        loadQueryMask(mask, s, b, q0, nq, sc, 0);
+        Arrays.fill(sc.m, Float.NEGATIVE_INFINITY);
+        Arrays.fill(sc.lsum, 0f);
+        Arrays.fill(sc.o, 0, BQ * hsP, 0f);
 
         long visible = 0;
         for (int kb = 0; kb < blocks.nkb; kb++) {
             int status = blocks.status(b, qb, kb);
             if (status == AttentionBlocks.SKIP) continue;
-            int k0 = kb * BK, nk = Math.min(BK, Tk - k0);
-            loadTransposed(kSeg, s, b, k0, nk, kvh, sc.kt, sc.row);
-            loadRows(vSeg, s, b, k0, nk, s.nkv(), kvh, Tk, sc.vp, 0, BK, 1f);
+            int k0 = kb * BK, nk = Math.min(BK, Tk - k0), rowsK = roundUp(nk, TILE);
+            loadPanels(kSeg, s, b, k0, nk, s.nkv(), kvh, Tk, sc.kp, 0, BK * L, rowsK, 1f);
+            loadPanels(vSeg, s, b, k0, nk, s.nkv(), kvh, Tk, sc.vp, 0, BK * L, rowsK, 1f);
 
-            AttentionKernels.scores(sc.q, 0, hsP, sc.kt, hs, sc.s, rows);   // (rows, BK)
+            AttentionKernels.scores(sc.kp, 0, BK * L, sc.qT, 0, hsP, sc.s, rowsK);   // sᵀ (keys, queries)
             if (status == AttentionBlocks.PARTIAL) {
                 loadKeyMask(mask, s, b, k0, nk, sc);
-                visible += AttentionKernels.mask(sc.s, nq, nk, mask.qPos(), q0, mask.qDoc(), b * T, sc.kpos, sc.kdoc);
+                visible += AttentionKernels.mask(sc.s, nk, nq, sc.kpos, mask.kDoc() == null ? null : sc.kdoc, sc.qpos,
+                        mask.qDoc() == null ? null : sc.qdoc, 0);
             } else {
                 visible += (long) nq * nk;
             }
-            AttentionKernels.softmaxStep(sc.s, sc.m, sc.lsum, sc.o, hsP, hsP, rows);
-            AttentionKernels.accumulate(sc.s, 0, BK, 1, sc.vp, 0, hsP, nk, sc.o, 0, hsP, rows, hsP); // o += p·v
+            AttentionKernels.softmaxStep(sc.s, nk, sc.m, sc.lsum, sc.alpha);                // sᵀ <- pᵀ
+            AttentionKernels.rescale(sc.o, hsP, hsP, sc.alpha, rowsQ);
+            AttentionKernels.accumulateTransposed(sc.s, sc.vp, 0, BK * L, nk, sc.o, 0, hsP, rowsQ, hsP); // o += p·v
         }
 
         for (int r = 0; r < nq; r++) {
             long lseAt = ((long) b * nh + h) * T + q0 + r;
-            float l = AttentionKernels.sumLanes(sc.lsum, r * L);
             int oi = r * hsP;
             if (sc.m[r] == Float.NEGATIVE_INFINITY) { // no visible key: out 0, lse -inf
                 Arrays.fill(sc.o, oi, oi + hsP, 0f);
                 lseSeg.setAtIndex(Tensor.F32, lseAt, Float.NEGATIVE_INFINITY);
             } else {
+                float l = sc.lsum[r];
                 FloatVector inv = FloatVector.broadcast(F, 1f / l);
                 for (int c = 0; c < hsP; c += L) FloatVector.fromArray(F, sc.o, oi + c).mul(inv).intoArray(sc.o, oi + c);
                 lseSeg.setAtIndex(Tensor.F32, lseAt, sc.m[r] + (float) Math.log(l));
@@ -152,46 +155,64 @@ public final class Attention {
     }
 
     /**
-     * Copies rows [t0, t0+n) of head h of x (B, Tx, heads, hs), times {@code scale}, into
-     * dst[dOff ..] as (rows, hsP) with zero padding columns and zero rows [n, rows).
+     * Copies rows [t0, t0+n) of head h of x (B, Tx, heads, hs), times {@code scale}, into dst as a
+     * panel block of {@code rows} rows (see AttentionKernels): element (r, c) at
+     * dOff + (c / L) * ps + r * L + c % L. Padding columns and rows [n, rows) are zero.
      */
-    static void loadRows(MemorySegment x, AttentionShape s, int b, int t0, int n, int heads, int h, int Tx,
-                         float[] dst, int dOff, int rows, float scale) {
+    static void loadPanels(MemorySegment x, AttentionShape s, int b, int t0, int n, int heads, int h, int Tx,
+                           float[] dst, int dOff, int ps, int rows, float scale) {
         int hs = s.hs(), hsP = hsPadded(s);
+        FloatVector zero = FloatVector.zero(F);
         for (int r = 0; r < rows; r++) {
-            int di = dOff + r * hsP;
+            int di = dOff + r * L;
             if (r < n) {
-                long at = (((long) b * Tx + t0 + r) * heads + h) * hs;
-                MemorySegment.copy(x, Tensor.F32, at * Float.BYTES, dst, di, hs);
-                if (scale != 1f) for (int d = 0; d < hs; d++) dst[di + d] *= scale;
-                Arrays.fill(dst, di + hs, di + hsP, 0f);
+                long at = ((((long) b * Tx + t0 + r) * heads + h) * hs) * Float.BYTES;
+                for (int c0 = 0; c0 < hsP; c0 += L, di += ps) {
+                    FloatVector v = c0 + L <= hs
+                            ? FloatVector.fromMemorySegment(F, x, at + (long) c0 * Float.BYTES, ByteOrder.nativeOrder())
+                            : FloatVector.fromMemorySegment(F, x, at + (long) c0 * Float.BYTES, ByteOrder.nativeOrder(), F.indexInRange(c0, hs));
+                    (scale == 1f ? v : v.mul(scale)).intoArray(dst, di);
+                }
             } else {
-                Arrays.fill(dst, di, di + hsP, 0f);
+                for (int c0 = 0; c0 < hsP; c0 += L, di += ps) zero.intoArray(dst, di);
             }
         }
     }
 
-    /** Copies key rows [k0, k0+nk) of kv head kvh of x (B, Tk, nkv, hs) into xt as (hs, BK), padding keys zero. */
-    static void loadTransposed(MemorySegment x, AttentionShape s, int b, int k0, int nk, int kvh, float[] xt, float[] row) {
-        int hs = s.hs();
-        for (int j = 0; j < BK; j++) {
-            if (j < nk) {
-                long at = (((long) b * s.Tk() + k0 + j) * s.nkv() + kvh) * hs;
-                MemorySegment.copy(x, Tensor.F32, at * Float.BYTES, row, 0, hs);
-                for (int d = 0; d < hs; d++) xt[d * BK + j] = row[d];
-            } else {
-                for (int d = 0; d < hs; d++) xt[d * BK + j] = 0f;
-            }
+    /**
+     * Copies rows [t0, t0+n) of head h of x (B, Tx, heads, hs), times {@code scale}, into dst as
+     * transposed blocks of BQ rows: row r, column d at dOff + (r / BQ) * hsP * BQ + d * BQ + r % BQ.
+     * Everything up to the last whole block is written; padding is zero.
+     */
+    static void loadTransposed(MemorySegment x, AttentionShape s, int b, int t0, int n, int heads, int h, int Tx,
+                               float[] dst, int dOff, float scale, float[] row) {
+        int hs = s.hs(), hsP = hsPadded(s);
+        Arrays.fill(dst, dOff, dOff + roundUp(n, BQ) * hsP, 0f);
+        for (int r = 0; r < n; r++) {
+            long at = (((long) b * Tx + t0 + r) * heads + h) * hs;
+            MemorySegment.copy(x, Tensor.F32, at * Float.BYTES, row, 0, hs);
+            int di = dOff + r / BQ * hsP * BQ + r % BQ;
+            for (int d = 0; d < hs; d++) dst[di + d * BQ] = row[d] * scale;
         }
     }
 
     /** Positions and documents of key block [k0, k0+nk) of batch row b, for the element-wise mask. */
     static void loadKeyMask(AttentionMask mask, AttentionShape s, int b, int k0, int nk, AttentionScratch sc) {
         System.arraycopy(mask.kPos(), k0, sc.kpos, 0, nk);
-        Arrays.fill(sc.kpos, nk, BK, Integer.MAX_VALUE); // padding keys are excluded by index as well
-        if (mask.kDoc() != null) {
-            System.arraycopy(mask.kDoc(), b * s.Tk() + k0, sc.kdoc, 0, nk);
-            Arrays.fill(sc.kdoc, nk, BK, 0);
+        if (mask.kDoc() != null) System.arraycopy(mask.kDoc(), b * s.Tk() + k0, sc.kdoc, 0, nk);
+    }
+
+    /**
+     * Positions and documents of queries [q0, q0+n) of batch row b into sc.qpos / sc.qdoc at dOff,
+     * padded to whole blocks (the padding is excluded from the mask by index).
+     */
+    static void loadQueryMask(AttentionMask mask, AttentionShape s, int b, int q0, int n, AttentionScratch sc, int dOff) {
+        int padded = roundUp(n, BQ);
+        System.arraycopy(mask.qPos(), q0, sc.qpos, dOff, n);
+        Arrays.fill(sc.qpos, dOff + n, dOff + padded, 0);
+        if (mask.qDoc() != null) {
+            System.arraycopy(mask.qDoc(), b * s.T() + q0, sc.qdoc, dOff, n);
+            Arrays.fill(sc.qdoc, dOff + n, dOff + padded, 0);
         }
     }
 

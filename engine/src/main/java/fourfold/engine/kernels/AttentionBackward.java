@@ -7,6 +7,7 @@ import java.util.Arrays;
 
 import static fourfold.engine.kernels.AttentionKernels.BK;
 import static fourfold.engine.kernels.AttentionKernels.BQ;
+import static fourfold.engine.kernels.AttentionKernels.L;
 import static fourfold.engine.kernels.AttentionKernels.TILE;
 import static fourfold.engine.kernels.AttentionKernels.roundUp;
 
@@ -15,8 +16,9 @@ import static fourfold.engine.kernels.AttentionKernels.roundUp;
  * the dq rows of the query heads that read it, so tasks never write the same memory.
  *
  * <p>Per key block (outer loop, dk and dv accumulated in scratch) and per query block of each head
- * of the group: recompute s = q·kᵀ/sqrt(hs) and p = exp(s - lse), then dv += pᵀ·dO,
- * dp = dO·vᵀ, ds = p * (dp - D) with D = rowsum(dO * O), dk += dsᵀ·q/sqrt(hs), dq += ds·k/sqrt(hs).
+ * of the group, on transposed blocks (keys x queries): recompute sᵀ = k·qᵀ/sqrt(hs) and
+ * pᵀ = exp(sᵀ - lse), then dv += pᵀ·dO, dpᵀ = v·dOᵀ, dsᵀ = pᵀ * (dpᵀ - D) with D = rowsum(dO * O),
+ * dk += dsᵀ·q/sqrt(hs) and dq += ds·k/sqrt(hs).
  */
 final class AttentionBackward {
     private AttentionBackward() {}
@@ -29,21 +31,26 @@ final class AttentionBackward {
         int T = s.T(), Tk = s.Tk(), nh = s.nh(), nkv = s.nkv(), hs = s.hs(), g = s.group();
         int hsP = Attention.hsPadded(s);
         int b = task / nkv, kvh = task % nkv;
-        int tPad = blocks.nqb * BQ; // rows per head in the scratch blocks
+        int tPad = blocks.nqb * BQ; // query rows per head in the scratch blocks
+        int ps = g * tPad * L;      // panel stride of q and dO
         float scale = (float) (1.0 / Math.sqrt(hs));
 
-        // All queries of the group's heads, once: q pre-scaled, dO, lse and D = rowsum(dO * O).
+        // All queries of the group's heads, once: q (pre-scaled) and dO as panels and as
+        // transposed blocks, lse, and D = rowsum(dO * O).
         for (int hh = 0; hh < g; hh++) {
             int h = kvh * g + hh, r0 = hh * tPad;
-            Attention.loadRows(x.q(), s, b, 0, T, nh, h, T, sc.q, r0 * hsP, tPad, scale);
-            Attention.loadRows(x.dout(), s, b, 0, T, nh, h, T, sc.dout, r0 * hsP, tPad, 1f);
+            Attention.loadPanels(x.q(), s, b, 0, T, nh, h, T, sc.q, r0 * L, ps, tPad, scale);
+            Attention.loadTransposed(x.q(), s, b, 0, T, nh, h, T, sc.qT, r0 * hsP, scale, sc.row);
+            Attention.loadPanels(x.dout(), s, b, 0, T, nh, h, T, sc.dout, r0 * L, ps, tPad, 1f);
+            Attention.loadTransposed(x.dout(), s, b, 0, T, nh, h, T, sc.doutT, r0 * hsP, 1f, sc.row);
             for (int i = 0; i < tPad; i++) {
                 if (i < T) {
                     sc.lse[r0 + i] = x.lse().getAtIndex(Tensor.F32, ((long) b * nh + h) * T + i);
                     long at = (((long) b * T + i) * nh + h) * hs;
                     MemorySegment.copy(x.out(), Tensor.F32, at * Float.BYTES, sc.row, 0, hs);
+                    MemorySegment.copy(x.dout(), Tensor.F32, at * Float.BYTES, sc.row2, 0, hs);
                     float dd = 0f;
-                    for (int d = 0; d < hs; d++) dd += sc.dout[(r0 + i) * hsP + d] * sc.row[d];
+                    for (int d = 0; d < hs; d++) dd += sc.row2[d] * sc.row[d];
                     sc.dd[r0 + i] = dd;
                 } else { // padding query: lse -inf gives p = 0, so it adds nothing
                     sc.lse[r0 + i] = Float.NEGATIVE_INFINITY;
@@ -51,6 +58,8 @@ final class AttentionBackward {
                 }
             }
         }
+        Attention.loadQueryMask(mask, s, b, 0, T, sc, 0);
+        int[] kdoc = mask.kDoc() == null ? null : sc.kdoc, qdoc = mask.qDoc() == null ? null : sc.qdoc;
         Arrays.fill(sc.dq, 0, g * tPad * hsP, 0f);
 
         long visible = 0;
@@ -62,30 +71,29 @@ final class AttentionBackward {
                     int status = blocks.status(b, qb, kb);
                     if (status == AttentionBlocks.SKIP) continue;
                     if (!loaded) { // the key block, once, and only if some query block sees it
-                        Attention.loadRows(x.k(), s, b, k0, nk, nkv, kvh, Tk, sc.kp, 0, BK, 1f);
-                        Attention.loadTransposed(x.k(), s, b, k0, nk, kvh, sc.kt, sc.row);
-                        Attention.loadTransposed(x.v(), s, b, k0, nk, kvh, sc.vt, sc.row);
+                        Attention.loadPanels(x.k(), s, b, k0, nk, nkv, kvh, Tk, sc.kp, 0, BK * L, rowsK, 1f);
+                        Attention.loadPanels(x.v(), s, b, k0, nk, nkv, kvh, Tk, sc.vp, 0, BK * L, rowsK, 1f);
                         Attention.loadKeyMask(mask, s, b, k0, nk, sc);
                         Arrays.fill(sc.dk, 0, BK * hsP, 0f);
                         Arrays.fill(sc.dv, 0, BK * hsP, 0f);
                         loaded = true;
                     }
-                    int q0 = qb * BQ, nq = Math.min(BQ, T - q0), rows = roundUp(nq, TILE);
-                    int r0 = hh * tPad + q0, qOff = r0 * hsP;
+                    int q0 = qb * BQ, nq = Math.min(BQ, T - q0), rowsQ = roundUp(nq, TILE);
+                    int r0 = hh * tPad + q0;
 
-                    AttentionKernels.scores(sc.q, qOff, hsP, sc.kt, hs, sc.s, rows);        // s  (rows, BK)
+                    AttentionKernels.scores(sc.kp, 0, BK * L, sc.qT, r0 * hsP, hsP, sc.s, rowsK);     // sᵀ  (keys, queries)
                     if (status == AttentionBlocks.PARTIAL) {
-                        visible += AttentionKernels.mask(sc.s, nq, nk, mask.qPos(), q0, mask.qDoc(), b * T, sc.kpos, sc.kdoc);
+                        visible += AttentionKernels.mask(sc.s, nk, nq, sc.kpos, kdoc, sc.qpos, qdoc, q0);
                     } else {
                         visible += (long) nq * nk;
                     }
-                    AttentionKernels.scores(sc.dout, qOff, hsP, sc.vt, hs, sc.dp, rows);    // dp (rows, BK)
-                    AttentionKernels.softmaxBackward(sc.s, sc.dp, sc.lse, sc.dd, r0, rows);  // s <- p, dp <- ds
-                    // dv += pᵀ·dO and dk += dsᵀ·(q/sqrt(hs)): weights read transposed (stride 1 over keys)
-                    AttentionKernels.accumulate(sc.s, 0, 1, BK, sc.dout, qOff, hsP, nq, sc.dv, 0, hsP, rowsK, hsP);
-                    AttentionKernels.accumulate(sc.dp, 0, 1, BK, sc.q, qOff, hsP, nq, sc.dk, 0, hsP, rowsK, hsP);
-                    // dq += ds·k (scaled by 1/sqrt(hs) when written out)
-                    AttentionKernels.accumulate(sc.dp, 0, BK, 1, sc.kp, 0, hsP, nk, sc.dq, qOff, hsP, rows, hsP);
+                    AttentionKernels.scores(sc.vp, 0, BK * L, sc.doutT, r0 * hsP, hsP, sc.dp, rowsK); // dpᵀ (keys, queries)
+                    AttentionKernels.softmaxBackward(sc.s, sc.dp, nk, sc.lse, sc.dd, r0);            // pᵀ, dsᵀ
+                    // dv += pᵀ·dO and dk += dsᵀ·(q/sqrt(hs)), over the nq real queries
+                    AttentionKernels.accumulate(sc.s, sc.dout, r0 * L, ps, nq, sc.dv, 0, hsP, rowsK, hsP);
+                    AttentionKernels.accumulate(sc.dp, sc.q, r0 * L, ps, nq, sc.dk, 0, hsP, rowsK, hsP);
+                    // dq += ds·k (times 1/sqrt(hs) when written out)
+                    AttentionKernels.accumulateTransposed(sc.dp, sc.kp, 0, BK * L, nk, sc.dq, r0 * hsP, hsP, rowsQ, hsP);
                 }
             }
             if (!loaded) continue;
