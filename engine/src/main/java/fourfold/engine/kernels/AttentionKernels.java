@@ -188,19 +188,21 @@ final class AttentionKernels {
     /**
      * Sets the invisible entries of a transposed score block sᵀ (keys x queries) to -infinity,
      * over key rows [0, nk) and all BQ query columns (columns [nq, BQ) are padding: invisible).
-     * Key j sees query c iff kpos[j] <= qpos[qOff + c] and, with documents, kdoc[j] == qdoc[qOff + c].
-     * Returns the number of visible pairs (for the flop count).
+     * Key j sees query c iff kpos[kOff + j] <= qpos[qOff + c] and kdoc[kdOff + j] == qdoc[qOff + c]
+     * (without a document mask kdoc is null and qdoc holds zeros). Returns the number of visible
+     * pairs (for the flop count).
      */
-    static long mask(float[] sT, int nk, int nq, int[] kpos, int[] kdoc, int[] qpos, int[] qdoc, int qOff) {
+    static long mask(float[] sT, int nk, int nq, int[] kpos, int kOff, int[] kdoc, int kdOff, int[] qpos, int[] qdoc, int qOff) {
         FloatVector ninf = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
         long visible = 0;
         for (int j = 0; j < nk; j++) {
-            int kp = kpos[j];
-            int kd = kdoc == null ? 0 : kdoc[j];
+            int kp = kpos[kOff + j];
+            int kd = kdoc == null ? 0 : kdoc[kdOff + j];
             for (int c = 0; c < BQ; c += L) {
-                VectorMask<Integer> vis = IntVector.fromArray(I, qpos, qOff + c).compare(VectorOperators.GE, kp);
-                if (qdoc != null) vis = vis.and(IntVector.fromArray(I, qdoc, qOff + c).compare(VectorOperators.EQ, kd));
-                if (c + L > nq) vis = vis.and(I.indexInRange(c, nq));
+                // no branches: a mask merged across a branch would be boxed by the JIT
+                VectorMask<Integer> vis = IntVector.fromArray(I, qpos, qOff + c).compare(VectorOperators.GE, kp)
+                        .and(IntVector.fromArray(I, qdoc, qOff + c).compare(VectorOperators.EQ, kd))
+                        .and(I.indexInRange(c, nq));
                 visible += vis.trueCount();
                 int si = j * BQ + c;
                 FloatVector.fromArray(F, sT, si).blend(ninf, vis.not().cast(F)).intoArray(sT, si);

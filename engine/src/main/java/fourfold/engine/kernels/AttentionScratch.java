@@ -6,8 +6,8 @@ import static fourfold.engine.kernels.AttentionKernels.BQ;
 /**
  * Per-thread working memory of the attention kernels, grown on demand and reused across calls
  * (no allocation on the hot path). Holds one block of scores, never a T x Tk matrix: the largest
- * arrays are (rows, hsP), the rows being one query block (forward) or the queries of one kv-head
- * group (backward).
+ * arrays are (rows, hsP), the rows being the keys of one sequence, one query block (forward) or
+ * the queries of one kv-head group (backward).
  */
 final class AttentionScratch {
     private static final ThreadLocal<AttentionScratch> LOCAL = ThreadLocal.withInitial(AttentionScratch::new);
@@ -17,9 +17,8 @@ final class AttentionScratch {
     final float[] m = new float[BQ];           // per query: running max
     final float[] lsum = new float[BQ];        // per query: running sum of p
     final float[] alpha = new float[BQ];       // per query: rescale of one online-softmax step
-    final int[] kpos = new int[BK], kdoc = new int[BK]; // the key block's positions and documents
-    float[] kp = new float[0], vp = new float[0];       // key / value block in panels  (BK, hsP)
-    float[] dk = new float[0], dv = new float[0];       // gradients of the key block   (BK, hsP) row-major
+    float[] kp = new float[0], vp = new float[0];       // keys / values in panels       (keyRows, hsP)
+    float[] dk = new float[0], dv = new float[0];       // their gradients, row-major   (keyRows, hsP)
     float[] q = new float[0], qT = new float[0];        // scaled queries: panels (rows, hsP), transposed blocks (hsP, BQ)
     float[] dout = new float[0], doutT = new float[0];  // output gradient, the same two layouts
     float[] o = new float[0], dq = new float[0];        // output / dq accumulators      (rows, hsP) row-major
@@ -27,19 +26,21 @@ final class AttentionScratch {
     int[] qpos = new int[0], qdoc = new int[0];         // per query: position, document
     float[] row = new float[0], row2 = new float[0];    // one row of hsP values each
 
-    /** Scratch for head size hs (hsP rounded up to vectors) and {@code rows} query rows (a multiple of BQ). */
-    static AttentionScratch forThread(int hsP, int rows) {
+    /** Scratch for rows of hsP floats: {@code rows} query rows and {@code keyRows} key rows (multiples of BQ). */
+    static AttentionScratch forThread(int hsP, int rows, int keyRows) {
         AttentionScratch sc = LOCAL.get();
-        sc.ensure(hsP, rows);
+        sc.ensure(hsP, rows, keyRows);
         return sc;
     }
 
-    private void ensure(int hsP, int rows) {
-        if (kp.length < BK * hsP) {
-            kp = new float[BK * hsP];
-            vp = new float[BK * hsP];
-            dk = new float[BK * hsP];
-            dv = new float[BK * hsP];
+    private void ensure(int hsP, int rows, int keyRows) {
+        if (kp.length < keyRows * hsP) {
+            kp = new float[keyRows * hsP];
+            vp = new float[keyRows * hsP];
+            dk = new float[keyRows * hsP];
+            dv = new float[keyRows * hsP];
+        }
+        if (row.length < hsP) {
             row = new float[hsP];
             row2 = new float[hsP];
         }
