@@ -2,30 +2,24 @@ package fourfold.engine.kernels;
 
 import fourfold.devices.Device;
 import fourfold.engine.tensor.Tensor;
-import jdk.incubator.vector.FloatVector;
 
-import java.lang.foreign.MemorySegment;
-import java.nio.ByteOrder;
-import java.util.Arrays;
 import java.util.concurrent.atomic.AtomicLong;
 
 import static fourfold.engine.kernels.AttentionKernels.BK;
 import static fourfold.engine.kernels.AttentionKernels.BQ;
-import static fourfold.engine.kernels.AttentionKernels.F;
 import static fourfold.engine.kernels.AttentionKernels.L;
-import static fourfold.engine.kernels.AttentionKernels.TILE;
 import static fourfold.engine.kernels.AttentionKernels.roundUp;
 
 /**
  * Scaled dot-product attention, blocked with an online softmax (never a T x T matrix in memory),
  * with GQA, absolute-position causal masking and optional document masks.
  *
- * <p>FlashAttention-2 in structure: forward walks blocks of BQ queries against blocks of BK keys,
- * keeping a running max and sum per query, and skips key blocks that no query of the block can
- * see (so causal attention does about half the work). Backward recomputes each block of
- * probabilities from q, k and lse. Forward tasks are (b, head, query block); backward tasks are
- * (b, kv head) and own every dq, dk, dv row they write, so the result does not depend on the
- * number of worker threads.
+ * <p>FlashAttention-2 in structure: blocks of BQ queries meet blocks of BK keys with a running
+ * max and sum per query, and key blocks that no query of a block can see are skipped (so causal
+ * attention does about half the work). Backward recomputes each block of probabilities from q,
+ * k and lse. Forward tasks are (b, head) ({@link AttentionForward}), backward tasks (b, kv head)
+ * ({@link AttentionBackward}); every task owns the rows it writes, so the result does not depend
+ * on the number of worker threads. The inner loops are in {@link AttentionKernels}.
  */
 public final class Attention {
     private Attention() {}
@@ -47,13 +41,12 @@ public final class Attention {
 
         Device device = q.device();
         AttentionBlocks blocks = new AttentionBlocks(s, mask);
-        MemorySegment qs = q.segment(), ks = k.segment(), vs = v.segment(), os = out.segment(), ls = lse.segment();
+        AttentionForward.Segments seg = new AttentionForward.Segments(q.segment(), k.segment(), v.segment(), out.segment(), lse.segment());
         AtomicLong visible = new AtomicLong(); // integer sum: exact in any order
-        int tasks = s.B() * s.nh() * blocks.nqb;
-        device.parallelFor(tasks, 1, (start, end) -> {
-            AttentionScratch sc = AttentionScratch.forThread(s.hs(), hsPadded(s), BQ);
+        device.parallelFor(s.B() * s.nh(), 1, (start, end) -> {
+            AttentionScratch sc = AttentionScratch.forThread(hsPadded(s), BQ, blocks.nkb * BK);
             long count = 0;
-            for (int t = start; t < end; t++) count += forwardTask(t, qs, ks, vs, os, ls, s, mask, blocks, sc);
+            for (int t = start; t < end; t++) count += AttentionForward.task(t, seg, s, mask, blocks, sc);
             visible.addAndGet(count);
         });
         long qkv = (long) s.B() * s.T() * s.nh() * s.hs() * 2 + (long) s.B() * s.Tk() * s.nkv() * s.hs() * 2;
@@ -83,7 +76,7 @@ public final class Attention {
         AtomicLong visible = new AtomicLong();
         int rows = s.group() * blocks.nqb * BQ;
         device.parallelFor(s.B() * s.nkv(), 1, (start, end) -> {
-            AttentionScratch sc = AttentionScratch.forThread(s.hs(), hsPadded(s), rows);
+            AttentionScratch sc = AttentionScratch.forThread(hsPadded(s), rows, blocks.nkb * BK);
             long count = 0;
             for (int t = start; t < end; t++) count += AttentionBackward.task(t, seg, s, mask, blocks, sc);
             visible.addAndGet(count);
@@ -93,118 +86,8 @@ public final class Attention {
         device.recordCompute("attention_bwd", 10.0 * s.hs() * visible.get(), 4.0 * (5 * qo + 6 * kv + (long) s.B() * s.nh() * s.T()));
     }
 
-    /** Head size rounded up to whole vectors: the row stride of the padded scratch blocks. */
+    /** Head size rounded up to whole vectors: the row length of the padded scratch blocks. */
     static int hsPadded(AttentionShape s) {
         return roundUp(s.hs(), L);
-    }
-
-    /** One query block of one (b, head): returns the number of visible (query, key) pairs. */
-    private static long forwardTask(int task, MemorySegment qSeg, MemorySegment kSeg, MemorySegment vSeg,
-                                    MemorySegment outSeg, MemorySegment lseSeg,
-                                    AttentionShape s, AttentionMask mask, AttentionBlocks blocks, AttentionScratch sc) {
-        int T = s.T(), Tk = s.Tk(), nh = s.nh(), hs = s.hs(), hsP = hsPadded(s);
-        int qb = task % blocks.nqb, h = task / blocks.nqb % nh, b = task / blocks.nqb / nh;
-        int kvh = h / s.group();
-        int q0 = qb * BQ, nq = Math.min(BQ, T - q0), rows = roundUp(nq, TILE);
-        float scale = (float) (1.0 / Math.sqrt(hs));
-
-        // queries of the block, pre-scaled by 1/sqrt(hs): (rows, hsP), padding rows and columns zero
-        loadRows(qSeg, s, b, q0, nq, nh, h, T, sc.q, 0, rows, scale);
-        Arrays.fill(sc.m, 0, rows, Float.NEGATIVE_INFINITY);
-        Arrays.fill(sc.lsum, 0, rows * L, 0f);
-        Arrays.fill(sc.o, 0, rows * hsP, 0f);
-
-        long visible = 0;
-        for (int kb = 0; kb < blocks.nkb; kb++) {
-            int status = blocks.status(b, qb, kb);
-            if (status == AttentionBlocks.SKIP) continue;
-            int k0 = kb * BK, nk = Math.min(BK, Tk - k0);
-            loadTransposed(kSeg, s, b, k0, nk, kvh, sc.kt, sc.row);
-            loadRows(vSeg, s, b, k0, nk, s.nkv(), kvh, Tk, sc.vp, 0, BK, 1f);
-
-            AttentionKernels.scores(sc.q, 0, hsP, sc.kt, hs, sc.s, rows);   // (rows, BK)
-            if (status == AttentionBlocks.PARTIAL) {
-                loadKeyMask(mask, s, b, k0, nk, sc);
-                visible += AttentionKernels.mask(sc.s, nq, nk, mask.qPos(), q0, mask.qDoc(), b * T, sc.kpos, sc.kdoc);
-            } else {
-                visible += (long) nq * nk;
-            }
-            AttentionKernels.softmaxStep(sc.s, sc.m, sc.lsum, sc.o, hsP, hsP, rows);
-            AttentionKernels.accumulate(sc.s, 0, BK, 1, sc.vp, 0, hsP, nk, sc.o, 0, hsP, rows, hsP); // o += p·v
-        }
-
-        for (int r = 0; r < nq; r++) {
-            long lseAt = ((long) b * nh + h) * T + q0 + r;
-            float l = AttentionKernels.sumLanes(sc.lsum, r * L);
-            int oi = r * hsP;
-            if (sc.m[r] == Float.NEGATIVE_INFINITY) { // no visible key: out 0, lse -inf
-                Arrays.fill(sc.o, oi, oi + hsP, 0f);
-                lseSeg.setAtIndex(Tensor.F32, lseAt, Float.NEGATIVE_INFINITY);
-            } else {
-                FloatVector inv = FloatVector.broadcast(F, 1f / l);
-                for (int c = 0; c < hsP; c += L) FloatVector.fromArray(F, sc.o, oi + c).mul(inv).intoArray(sc.o, oi + c);
-                lseSeg.setAtIndex(Tensor.F32, lseAt, sc.m[r] + (float) Math.log(l));
-            }
-            long outAt = (((long) b * T + q0 + r) * nh + h) * hs;
-            MemorySegment.copy(sc.o, oi, outSeg, Tensor.F32, outAt * Float.BYTES, hs);
-        }
-        return visible;
-    }
-
-    /**
-     * Copies rows [t0, t0+n) of head h of x (B, Tx, heads, hs), times {@code scale}, into
-     * dst[dOff ..] as (rows, hsP) with zero padding columns and zero rows [n, rows).
-     */
-    static void loadRows(MemorySegment x, AttentionShape s, int b, int t0, int n, int heads, int h, int Tx,
-                         float[] dst, int dOff, int rows, float scale) {
-        int hs = s.hs(), hsP = hsPadded(s);
-        for (int r = 0; r < rows; r++) {
-            int di = dOff + r * hsP;
-            if (r < n) {
-                long at = (((long) b * Tx + t0 + r) * heads + h) * hs;
-                MemorySegment.copy(x, Tensor.F32, at * Float.BYTES, dst, di, hs);
-                if (scale != 1f) for (int d = 0; d < hs; d++) dst[di + d] *= scale;
-                Arrays.fill(dst, di + hs, di + hsP, 0f);
-            } else {
-                Arrays.fill(dst, di, di + hsP, 0f);
-            }
-        }
-    }
-
-    /** Copies key rows [k0, k0+nk) of kv head kvh of x (B, Tk, nkv, hs) into xt as (hs, BK), padding keys zero. */
-    static void loadTransposed(MemorySegment x, AttentionShape s, int b, int k0, int nk, int kvh, float[] xt, float[] row) {
-        int hs = s.hs();
-        for (int j = 0; j < BK; j++) {
-            if (j < nk) {
-                long at = (((long) b * s.Tk() + k0 + j) * s.nkv() + kvh) * hs;
-                MemorySegment.copy(x, Tensor.F32, at * Float.BYTES, row, 0, hs);
-                for (int d = 0; d < hs; d++) xt[d * BK + j] = row[d];
-            } else {
-                for (int d = 0; d < hs; d++) xt[d * BK + j] = 0f;
-            }
-        }
-    }
-
-    /** Positions and documents of key block [k0, k0+nk) of batch row b, for the element-wise mask. */
-    static void loadKeyMask(AttentionMask mask, AttentionShape s, int b, int k0, int nk, AttentionScratch sc) {
-        System.arraycopy(mask.kPos(), k0, sc.kpos, 0, nk);
-        Arrays.fill(sc.kpos, nk, BK, Integer.MAX_VALUE); // padding keys are excluded by index as well
-        if (mask.kDoc() != null) {
-            System.arraycopy(mask.kDoc(), b * s.Tk() + k0, sc.kdoc, 0, nk);
-            Arrays.fill(sc.kdoc, nk, BK, 0);
-        }
-    }
-
-    /** x[elem .. elem+n) += factor * a[off .. off+n). */
-    static void addInto(MemorySegment x, long elem, float[] a, int off, int n, float factor) {
-        long base = elem * Float.BYTES;
-        int d = 0;
-        for (; d + L <= n; d += L) {
-            long at = base + (long) d * Float.BYTES;
-            FloatVector.fromMemorySegment(F, x, at, ByteOrder.nativeOrder())
-                    .add(FloatVector.fromArray(F, a, off + d).mul(factor))
-                    .intoMemorySegment(x, at, ByteOrder.nativeOrder());
-        }
-        for (; d < n; d++) x.setAtIndex(Tensor.F32, elem + d, x.getAtIndex(Tensor.F32, elem + d) + a[off + d] * factor);
     }
 }
