@@ -1,0 +1,90 @@
+package fourfold.bench;
+
+import fourfold.devices.Bytes;
+import fourfold.devices.MemoryTag;
+import fourfold.engine.data.Sampling;
+import fourfold.engine.model.LlamaConfig;
+import fourfold.engine.train.Layout;
+import fourfold.engine.train.LrSchedule;
+import fourfold.engine.train.StepMetrics;
+import fourfold.engine.train.TrainOptions;
+import fourfold.engine.train.Trainer;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * Trains a preset for a few steps under several layouts and prints, per layout, the median wall
+ * tokens/s, the median simulated step time under a hardware profile, and the per-device peak
+ * memory by tag. A whole training step is too coarse for JMH's harness, so this is a plain main:
+ * warm-up steps are dropped and medians reported.
+ *
+ * <pre>
+ * java ... -cp bench/target/benchmarks.jar fourfold.bench.LayoutSweep PRESET STEPS WARMUP PROFILE LAYOUT...
+ * LAYOUT: dpN, tpN, zN (ZeRO stage), sp, mbN (micro-batches), tN (threads per device), joined by '-',
+ *         e.g. dp2-z1-t1  tp2-sp-t1  dp1-t2
+ * </pre>
+ */
+public final class LayoutSweep {
+    public static void main(String[] args) {
+        if (args.length < 5) {
+            System.err.println("usage: LayoutSweep PRESET STEPS WARMUP PROFILE LAYOUT...  (e.g. tiny 40 10 h100-nvlink-ib dp1-t2 dp2-t1)");
+            System.exit(2);
+        }
+        LlamaConfig model = LlamaConfig.preset(args[0]);
+        int steps = Integer.parseInt(args[1]), warmup = Integer.parseInt(args[2]);
+        String profile = args[3];
+        int batch = Integer.getInteger("batch", 12), seq = Integer.getInteger("seq", model.maxSeq());
+        TrainOptions options = new TrainOptions(model, null, steps, batch, seq, 1e-3, 1e-4, LrSchedule.Kind.COSINE, 10,
+                0.1, 1.0, 0.9, 0.99, 1e-8, 1337, Sampling.RANDOM, 0, 1);
+        System.out.printf(Locale.ROOT, "preset %s, batch %d x %d, %d steps (first %d dropped), profile %s, %d cores%n%n",
+                args[0], batch, seq, steps, warmup, profile, Runtime.getRuntime().availableProcessors());
+        System.out.println("| layout | devices x threads | tokens/s (median) | sim step (median) | peak params | peak grads | peak optimizer | peak activations | peak total |");
+        System.out.println("|---|---|---|---|---|---|---|---|---|");
+        for (int i = 4; i < args.length; i++) run(options, args[i], warmup, profile);
+    }
+
+    static void run(TrainOptions options, String spec, int warmup, String profile) {
+        int dp = 1, tp = 1, zero = 0, mb = 1, threads = 1;
+        boolean sp = false;
+        for (String part : spec.split("-")) {
+            if (part.equals("sp")) sp = true;
+            else if (part.startsWith("dp")) dp = Integer.parseInt(part.substring(2));
+            else if (part.startsWith("tp")) tp = Integer.parseInt(part.substring(2));
+            else if (part.startsWith("mb")) mb = Integer.parseInt(part.substring(2));
+            else if (part.startsWith("z")) zero = Integer.parseInt(part.substring(1));
+            else if (part.startsWith("t")) threads = Integer.parseInt(part.substring(1));
+            else throw new IllegalArgumentException("unknown layout part '" + part + "' in " + spec);
+        }
+        Layout layout = new Layout(dp, 1, 1, tp, zero, mb, sp);
+        List<StepMetrics> metrics = new ArrayList<>();
+        try (Trainer t = new Trainer(options, layout, new Trainer.Hardware(threads, 2L << 30, profile, null))) {
+            t.train(metrics::add, null, 0);
+            long[] peak = new long[MemoryTag.values().length];
+            long total = 0;
+            for (int r = 0; r < layout.devices(); r++) {
+                var rep = t.lastStep(r);
+                long sum = 0;
+                for (MemoryTag tag : MemoryTag.values()) {
+                    peak[tag.ordinal()] = Math.max(peak[tag.ordinal()], rep.peak().get(tag));
+                    sum += rep.peak().get(tag);
+                }
+                total = Math.max(total, sum);
+            }
+            List<StepMetrics> kept = metrics.subList(Math.min(warmup, metrics.size() - 1), metrics.size());
+            double tps = median(kept.stream().mapToDouble(StepMetrics::tokensPerSecond).toArray());
+            double sim = median(kept.stream().mapToDouble(StepMetrics::simSeconds).toArray());
+            System.out.printf(Locale.ROOT, "| %s | %d x %d | %,.0f | %.3f ms | %s | %s | %s | %s | %s |%n", layout, layout.devices(), threads, tps, sim * 1e3,
+                    Bytes.format(peak[MemoryTag.PARAMS.ordinal()]), Bytes.format(peak[MemoryTag.GRADS.ordinal()]),
+                    Bytes.format(peak[MemoryTag.OPTIMIZER.ordinal()]), Bytes.format(peak[MemoryTag.ACTIVATIONS.ordinal()]), Bytes.format(total));
+        }
+    }
+
+    static double median(double[] v) {
+        double[] s = v.clone();
+        Arrays.sort(s);
+        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+    }
+}
