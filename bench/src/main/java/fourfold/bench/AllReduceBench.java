@@ -90,6 +90,10 @@ public class AllReduceBench {
                         dp.allReduce(s, ReduceOp.AVG); // AVG keeps values bounded over many iterations
                         done.await();
                     }
+                } catch (Exception e) {
+                    start.reset(); // release the benchmark thread
+                    done.reset();
+                    throw e;
                 }
             }));
         }
@@ -120,8 +124,8 @@ public class AllReduceBench {
 
     @Benchmark
     public void allReduce(Ring r) throws Exception {
-        r.start.await();
-        r.done.await();
+        r.start.await(10, TimeUnit.MINUTES); // a failed cluster run breaks the barrier instead of hanging
+        r.done.await(10, TimeUnit.MINUTES);
     }
 
     /** One thread copying 64 MiB between two native buffers: the reference bandwidth (bytes copied / time). */
