@@ -90,6 +90,10 @@ public class AllReduceBench {
                         dp.allReduce(s, ReduceOp.AVG); // AVG keeps values bounded over many iterations
                         done.await();
                     }
+                } catch (Exception e) {
+                    start.reset(); // release the benchmark thread
+                    done.reset();
+                    throw e;
                 }
             }));
         }
@@ -120,8 +124,8 @@ public class AllReduceBench {
 
     @Benchmark
     public void allReduce(Ring r) throws Exception {
-        r.start.await();
-        r.done.await();
+        r.start.await(10, TimeUnit.MINUTES); // a failed cluster run breaks the barrier instead of hanging
+        r.done.await(10, TimeUnit.MINUTES);
     }
 
     /** One thread copying 64 MiB between two native buffers: the reference bandwidth (bytes copied / time). */
@@ -132,7 +136,7 @@ public class AllReduceBench {
 
     /**
      * Runs memcpy, then the all-reduces, then memcpy again (JMH options may be passed), and prints
-     * algbw, busbw and busbw / memcpy, memcpy being the mean of the two runs that bracket the
+     * algbw, busbw and busbw / memcpy, medians of the iterations, memcpy being the mean of the two runs that bracket the
      * all-reduces (on a shared machine the host's bandwidth drifts during a long run).
      */
     public static void main(String[] args) throws Exception {
@@ -143,18 +147,23 @@ public class AllReduceBench {
         double after = memcpyGBps(new Runner(new OptionsBuilder().parent(cli).include(name + "\\.memcpy64MiB").build()).run());
         double memcpy = (before + after) / 2;
         System.out.printf(Locale.ROOT, "%nmemcpy 64 MiB, 1 thread: %.2f GB/s before, %.2f GB/s after the all-reduces, mean %.2f GB/s%n", before, after, memcpy);
-        System.out.printf(Locale.ROOT, "%-8s %-7s %10s %12s %12s %16s%n", "devices", "size", "ms/op", "algbw GB/s", "busbw GB/s", "busbw / memcpy");
+        System.out.printf(Locale.ROOT, "%-8s %-7s %14s %12s %12s %16s%n", "devices", "size", "median ms/op", "algbw GB/s", "busbw GB/s", "busbw / memcpy");
         for (RunResult r : results) {
             int n = Integer.parseInt(r.getParams().getParam("devices"));
             int mib = Integer.parseInt(r.getParams().getParam("mib"));
-            double ms = r.getPrimaryResult().getScore();
+            double ms = median(r);
             double algbw = mib * MIB / (ms * 1e-3) / 1e9;
             double busbw = algbw * 2 * (n - 1) / n;
-            System.out.printf(Locale.ROOT, "%-8d %-7s %10.3f %12.2f %12.2f %15.0f%%%n", n, mib + " MiB", ms, algbw, busbw, 100 * busbw / memcpy);
+            System.out.printf(Locale.ROOT, "%-8d %-7s %14.3f %12.2f %12.2f %15.0f%%%n", n, mib + " MiB", ms, algbw, busbw, 100 * busbw / memcpy);
         }
     }
 
     private static double memcpyGBps(Collection<RunResult> results) {
-        return 64 * MIB / (results.iterator().next().getPrimaryResult().getScore() * 1e-3) / 1e9;
+        return 64 * MIB / (median(results.iterator().next()) * 1e-3) / 1e9;
+    }
+
+    /** Median of the measurement iterations (ms/op): robust to the spikes of a shared machine. */
+    private static double median(RunResult r) {
+        return r.getPrimaryResult().getStatistics().getPercentile(50);
     }
 }

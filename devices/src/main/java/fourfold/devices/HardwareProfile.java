@@ -40,16 +40,17 @@ public record HardwareProfile(String name, String description, ComputeSpec compu
     /**
      * This machine: devices are thread pools on the CPU cores of one host, links are memcpy between
      * their arenas. Compute per core from BUILD-NOTES.md (2 AVX-512 FMA units x 16 lanes x 2 x
-     * ~3.3 GHz = 211 GFLOP/s; ~20 GB/s DRAM per core). Link: 10 GB/s and 5 us per message,
-     * rounded from docs/bench-collectives.md (MemorySegment.copy of 64 MiB on one core; a wake-up
-     * of a parked thread costs a few microseconds).
+     * ~3.3 GHz = 211 GFLOP/s; ~20 GB/s DRAM per core). Link: 6 GB/s = one thread's
+     * MemorySegment.copy of 64 MiB on this 2-vCPU VM when it was quiet (2-8 GB/s measured, see
+     * docs/bench-collectives.md); 5 us = half the ~8 us wait/notify round trip between two threads
+     * measured here, i.e. one hand-off per ring step.
      */
     public static final HardwareProfile CPU_LOCAL = new HardwareProfile(
             "cpu-local",
             "simulated devices on the CPU cores of this host; links are memcpy between arenas",
             ComputeSpec.CPU_CORE, true, Integer.MAX_VALUE,
-            new LinkSpec("memcpy", 5e-6, 10e9),
-            new LinkSpec("memcpy", 5e-6, 10e9));
+            new LinkSpec("memcpy", 5e-6, 6e9),
+            new LinkSpec("memcpy", 5e-6, 6e9));
 
     public HardwareProfile {
         if (devicesPerNode < 1) throw new IllegalArgumentException("profile " + name + ": devicesPerNode must be >= 1, got " + devicesPerNode);

@@ -5,9 +5,8 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
-
-import static java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED;
 
 /**
  * The reduction kernel of the collectives: {@code dst[i] = a[i] (op) b[i]} over float32 segments,
@@ -17,7 +16,8 @@ import static java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED;
 final class Reduce {
     private static final VectorSpecies<Float> SPECIES = FloatVector.SPECIES_PREFERRED;
     private static final ByteOrder ORDER = ByteOrder.nativeOrder();
-    private static final java.lang.foreign.ValueLayout.OfFloat F = JAVA_FLOAT_UNALIGNED;
+    /** Tails (fewer floats than a vector): slices may start at any float offset. */
+    private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT_UNALIGNED;
 
     private Reduce() {}
 

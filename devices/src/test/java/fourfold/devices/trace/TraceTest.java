@@ -35,7 +35,7 @@ class TraceTest {
     @Test
     void traceHoldsDevicesLanesSpansAndCountersInSimulatedTime() throws Exception {
         HardwareProfile h100 = HardwareProfile.H100_NVLINK_IB;
-        long bytes = 1 << 20;
+        long bytes = 64 << 10; // small: the first Vector API reductions of a JVM run interpreted
         try (Cluster c = new Cluster(new Mesh(1, 1, 1, 2), ClusterConfig.defaults().withMemoryPerDevice(8 << 20)
                 .withThreadsPerDevice(1).withProfile(h100).withTrace(true))) {
             c.run(rank -> {
@@ -67,7 +67,7 @@ class TraceTest {
                 JsonObject matmul = find(ev, pid, "matmul");
                 assertEquals(0, matmul.get("ts").getAsDouble(), 1e-9);
                 assertEquals(kernel * 1e6, matmul.get("dur").getAsDouble(), 1e-6, "kernel span = its modeled cost, in microseconds");
-                JsonObject ar = find(ev, pid, "allReduce tp 1.00 MiB");
+                JsonObject ar = find(ev, pid, "allReduce tp 64.00 KiB");
                 assertEquals(Lane.COMM.tid(), ar.get("tid").getAsInt());
                 assertEquals(kernel * 1e6, ar.get("ts").getAsDouble(), 1e-6, "the all-reduce starts when the kernel ends");
                 assertEquals(ring * 1e6, ar.get("dur").getAsDouble(), 1e-6, "the all-reduce lasts its simulated ring time");
@@ -76,7 +76,7 @@ class TraceTest {
                 assertEquals((kernel + ring) * 1e6, layer.get("dur").getAsDouble(), 1e-6, "the engine's span covers its kernel and its all-reduce");
                 int p = pid;
                 assertTrue(ev.stream().anyMatch(e -> e.get("ph").getAsString().equals("C") && e.get("pid").getAsInt() == p
-                        && e.getAsJsonObject("args").get("activations").getAsDouble() == 1.0), "memory counter shows the 1 MiB activation");
+                        && e.getAsJsonObject("args").get("activations").getAsDouble() == 1.0 / 16), "memory counter shows the 64 KiB activation");
                 assertTrue(ev.stream().anyMatch(e -> e.get("ph").getAsString().equals("C") && e.get("pid").getAsInt() == p
                         && e.getAsJsonObject("args").get("comm").getAsDouble() > 0), "memory counter shows the collective's staging");
             }
