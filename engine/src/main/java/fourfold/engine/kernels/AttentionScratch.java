@@ -17,6 +17,8 @@ final class AttentionScratch {
     final float[] m = new float[BQ];           // per query: running max
     final float[] lsum = new float[BQ];        // per query: running sum of p
     final float[] alpha = new float[BQ];       // per query: rescale of one online-softmax step
+    final int[] qStart = new int[BK / AttentionKernels.TILE]; // causal triangle of a block, per key tile
+    final int[] kEnd = new int[BQ / AttentionKernels.TILE];   // and per query tile (AttentionBlocks.trim)
     float[] kp = new float[0], vp = new float[0];       // keys / values in panels       (keyRows, hsP)
     float[] dk = new float[0], dv = new float[0];       // their gradients, row-major   (keyRows, hsP)
     float[] q = new float[0], qT = new float[0];        // scaled queries: panels (rows, hsP), transposed blocks (hsP, BQ)

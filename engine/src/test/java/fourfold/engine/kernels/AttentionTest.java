@@ -268,6 +268,19 @@ class AttentionTest {
     }
 
     @Test
+    void unsortedPositionsAreMaskedElementByElement() {
+        // positions in no particular order: no block can be skipped or trimmed by range
+        int[] qPos = new int[40], kPos = new int[45];
+        Random rnd = new Random(13);
+        for (int i = 0; i < qPos.length; i++) qPos[i] = rnd.nextInt(50);
+        for (int j = 0; j < kPos.length; j++) kPos[j] = kPos.length - 1 - j;
+        AttentionShape s = new AttentionShape(2, 40, 45, 4, 2, 16);
+        AttentionMask mask = new AttentionMask(qPos, kPos, null, null);
+        Run run = checkAgainstReference(s, mask, 14);
+        assertEquals(4.0 * 16 * visiblePairs(s, mask), run.flopsFwd, "forward flops count visible pairs");
+    }
+
+    @Test
     void documentMaskWithThreePackedDocuments() {
         int T = 40;
         int[] docs = new int[2 * T];
