@@ -343,8 +343,8 @@ class AttentionTest {
 
     @Test
     void resultsDoNotDependOnTheNumberOfWorkers() {
-        AttentionShape s = new AttentionShape(2, 70, 70, 4, 2, 33);
-        AttentionMask mask = AttentionMask.causal(70);
+        AttentionShape s = new AttentionShape(2, 40, 40, 4, 2, 24);
+        AttentionMask mask = AttentionMask.causal(40);
         Run one = new Run(s, mask, 12).execute(1, 0f);
         Run two = new Run(s, mask, 12).execute(2, 0f);
         assertArrayEquals(one.out, two.out, "out, 1 vs 2 workers, bitwise");
