@@ -72,19 +72,21 @@ final class AttentionBackward {
                     int q0 = qb * BQ, nq = Math.min(BQ, T - q0), rowsQ = roundUp(nq, TILE);
                     int r0 = hh * tPad + q0;
 
-                    AttentionKernels.scores(sc.kp, k0 * L, kps, sc.qT, r0 * hsP, hsP, sc.s, rowsK);     // sᵀ  (keys, queries)
+                    boolean trim = status == AttentionBlocks.PARTIAL && blocks.trim(qb, kb, sc.qStart, sc.kEnd);
+                    int[] qStart = trim ? sc.qStart : null, kEnd = trim ? sc.kEnd : null;
+                    AttentionKernels.scores(sc.kp, k0 * L, kps, sc.qT, r0 * hsP, hsP, sc.s, rowsK, qStart);     // sᵀ  (keys, queries)
                     if (status == AttentionBlocks.PARTIAL) {
                         visible += AttentionKernels.mask(sc.s, nk, nq, mask.kPos(), k0, kdoc, b * Tk + k0, sc.qpos, sc.qdoc, q0);
                     } else {
                         visible += (long) nq * nk;
                     }
-                    AttentionKernels.scores(sc.vp, k0 * L, kps, sc.doutT, r0 * hsP, hsP, sc.dp, rowsK); // dpᵀ (keys, queries)
+                    AttentionKernels.scores(sc.vp, k0 * L, kps, sc.doutT, r0 * hsP, hsP, sc.dp, rowsK, qStart); // dpᵀ (keys, queries)
                     AttentionKernels.softmaxBackward(sc.s, sc.dp, nk, sc.lse, sc.dd, r0);              // pᵀ, dsᵀ
                     // dv += pᵀ·dO and dk += dsᵀ·(q/sqrt(hs)), over the nq real queries
-                    AttentionKernels.accumulate(sc.s, sc.dout, r0 * L, ps, nq, sc.dv, k0 * hsP, hsP, rowsK, hsP);
-                    AttentionKernels.accumulate(sc.dp, sc.q, r0 * L, ps, nq, sc.dk, k0 * hsP, hsP, rowsK, hsP);
+                    AttentionKernels.accumulate(sc.s, sc.dout, r0 * L, ps, nq, sc.dv, k0 * hsP, hsP, rowsK, hsP, qStart);
+                    AttentionKernels.accumulate(sc.dp, sc.q, r0 * L, ps, nq, sc.dk, k0 * hsP, hsP, rowsK, hsP, qStart);
                     // dq += ds·k (times 1/sqrt(hs) when written out)
-                    AttentionKernels.accumulateTransposed(sc.dp, sc.kp, k0 * L, kps, nk, sc.dq, r0 * hsP, hsP, rowsQ, hsP);
+                    AttentionKernels.accumulateTransposed(sc.dp, sc.kp, k0 * L, kps, nk, sc.dq, r0 * hsP, hsP, rowsQ, hsP, kEnd);
                 }
             }
         }

@@ -2,6 +2,7 @@ package fourfold.engine.kernels;
 
 import static fourfold.engine.kernels.AttentionKernels.BK;
 import static fourfold.engine.kernels.AttentionKernels.BQ;
+import static fourfold.engine.kernels.AttentionKernels.TILE;
 
 /**
  * Which (query block, key block) pairs of one attention call need work. From the smallest and
@@ -15,6 +16,8 @@ final class AttentionBlocks {
 
     final int nqb, nkb;
     private final int T, Tk;
+    private final int[] qPos, kPos;
+    private final boolean sorted;                         // both position arrays non-decreasing
     private final int[] qMin, qMax, kMin, kMax;          // positions, per block
     private final int[] qdMin, qdMax, kdMin, kdMax;      // documents, per (b, block); null without documents
 
@@ -23,6 +26,9 @@ final class AttentionBlocks {
         Tk = s.Tk();
         nqb = (T + BQ - 1) / BQ;
         nkb = (Tk + BK - 1) / BK;
+        qPos = mask.qPos();
+        kPos = mask.kPos();
+        sorted = nonDecreasing(qPos) && nonDecreasing(kPos);
         qMin = new int[nqb];
         qMax = new int[nqb];
         kMin = new int[nkb];
@@ -41,6 +47,11 @@ final class AttentionBlocks {
         } else {
             qdMin = qdMax = kdMin = kdMax = null;
         }
+    }
+
+    private static boolean nonDecreasing(int[] v) {
+        for (int i = 1; i < v.length; i++) if (v[i] < v[i - 1]) return false;
+        return true;
     }
 
     private static void ranges(int[] v, int off, int n, int block, int blocks, int[] min, int[] max, int out) {
@@ -64,5 +75,30 @@ final class AttentionBlocks {
             full &= qdMin[qi] == qdMax[qi] && kdMin[ki] == kdMax[ki] && qdMin[qi] == kdMin[ki];
         }
         return full ? FULL : PARTIAL;
+    }
+
+    /**
+     * The causal triangle inside a PARTIAL block (qb, kb), when positions are sorted: for each
+     * tile of TILE keys, the first query column that can see any of them (qStart), and for each
+     * tile of TILE queries, how many leading keys any of them can see (kEnd). Pairs outside are
+     * invisible (documents only hide more), so the kernels skip them: the diagonal block costs
+     * about half. Returns false, filling nothing, when positions are not sorted.
+     */
+    boolean trim(int qb, int kb, int[] qStart, int[] kEnd) {
+        if (!sorted) return false;
+        int q0 = qb * BQ, nq = Math.min(BQ, T - q0), k0 = kb * BK, nk = Math.min(BK, Tk - k0);
+        int c = 0;
+        for (int kt = 0; kt * TILE < nk; kt++) {
+            int firstKey = kPos[k0 + kt * TILE]; // the tile's smallest position
+            while (c < nq && qPos[q0 + c] < firstKey) c++;
+            qStart[kt] = c;
+        }
+        int j = 0;
+        for (int qt = 0; qt * TILE < nq; qt++) {
+            int lastQuery = qPos[q0 + Math.min(qt * TILE + TILE - 1, nq - 1)]; // the tile's largest position
+            while (j < nk && kPos[k0 + j] <= lastQuery) j++;
+            kEnd[qt] = j;
+        }
+        return true;
     }
 }

@@ -50,7 +50,9 @@ final class AttentionForward {
                 int status = blocks.status(b, qb, kb);
                 if (status == AttentionBlocks.SKIP) continue;
                 int k0 = kb * BK, nk = Math.min(BK, Tk - k0), rowsK = roundUp(nk, TILE);
-                AttentionKernels.scores(sc.kp, k0 * L, kps, sc.qT, 0, hsP, sc.s, rowsK);   // sᵀ (keys, queries)
+                boolean trim = status == AttentionBlocks.PARTIAL && blocks.trim(qb, kb, sc.qStart, sc.kEnd);
+                int[] qStart = trim ? sc.qStart : null, kEnd = trim ? sc.kEnd : null;
+                AttentionKernels.scores(sc.kp, k0 * L, kps, sc.qT, 0, hsP, sc.s, rowsK, qStart);   // sᵀ (keys, queries)
                 if (status == AttentionBlocks.PARTIAL) {
                     visible += AttentionKernels.mask(sc.s, nk, nq, mask.kPos(), k0, kdoc, b * Tk + k0, sc.qpos, sc.qdoc, 0);
                 } else {
@@ -58,7 +60,7 @@ final class AttentionForward {
                 }
                 AttentionKernels.softmaxStep(sc.s, nk, sc.m, sc.lsum, sc.alpha);             // sᵀ <- pᵀ
                 AttentionKernels.rescale(sc.o, hsP, hsP, sc.alpha, rowsQ);
-                AttentionKernels.accumulateTransposed(sc.s, sc.vp, k0 * L, kps, nk, sc.o, 0, hsP, rowsQ, hsP); // o += p·v
+                AttentionKernels.accumulateTransposed(sc.s, sc.vp, k0 * L, kps, nk, sc.o, 0, hsP, rowsQ, hsP, kEnd); // o += p·v
             }
 
             for (int r = 0; r < nq; r++) {

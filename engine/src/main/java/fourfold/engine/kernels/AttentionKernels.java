@@ -44,11 +44,13 @@ final class AttentionKernels {
     /**
      * c[r*BQ + j] = sum_d A[r, d] * bt[btOff + d*BQ + j] for r in [0, rows), j in [0, BQ), d in
      * [0, hsP): A is a panel block (first row at aOff, panel stride aps), bt a transposed block
-     * (hsP, BQ). rows is a multiple of TILE.
+     * (hsP, BQ). rows is a multiple of TILE. With colStart (else null), the row tile t starts at
+     * column colStart[t] rounded down to whole tiles; the columns before are left as they were.
      */
-    static void scores(float[] a, int aOff, int aps, float[] bt, int btOff, int hsP, float[] c, int rows) {
+    static void scores(float[] a, int aOff, int aps, float[] bt, int btOff, int hsP, float[] c, int rows, int[] colStart) {
         for (int r0 = 0; r0 < rows; r0 += TILE) {
-            for (int j = 0; j < BQ; j += 2 * L) {
+            int j0 = colStart == null ? 0 : colStart[r0 / TILE] / (2 * L) * (2 * L);
+            for (int j = j0; j < BQ; j += 2 * L) {
                 FloatVector c00 = FloatVector.zero(F), c01 = FloatVector.zero(F);
                 FloatVector c10 = FloatVector.zero(F), c11 = FloatVector.zero(F);
                 FloatVector c20 = FloatVector.zero(F), c21 = FloatVector.zero(F);
@@ -83,11 +85,13 @@ final class AttentionKernels {
     /**
      * c[cOff + r*ldc + col] += sum_k w[r*BQ + k] * X[k, col] for r in [0, rows), k in [0, K),
      * col in [0, cols): a weighted sum of the rows of the panel block X (first row at xOff, panel
-     * stride xps), weights from a (rows, BQ) block w. rows is a multiple of TILE, cols of L.
+     * stride xps), weights from a (rows, BQ) block w. rows is a multiple of TILE, cols of L. With
+     * kStart (else null), row tile t sums over k in [kStart[t], K) only.
      */
-    static void accumulate(float[] w, float[] x, int xOff, int xps, int K, float[] c, int cOff, int ldc, int rows, int cols) {
+    static void accumulate(float[] w, float[] x, int xOff, int xps, int K, float[] c, int cOff, int ldc, int rows, int cols, int[] kStart) {
         for (int r0 = 0; r0 < rows; r0 += TILE) {
             int w0 = r0 * BQ;
+            int k0 = kStart == null ? 0 : kStart[r0 / TILE];
             int col = 0;
             for (; col + 2 * L <= cols; col += 2 * L) {
                 int ci = cOff + r0 * ldc + col;
@@ -96,7 +100,7 @@ final class AttentionKernels {
                 FloatVector c10 = FloatVector.fromArray(F, c, ci + ldc), c11 = FloatVector.fromArray(F, c, ci + ldc + L);
                 FloatVector c20 = FloatVector.fromArray(F, c, ci + 2 * ldc), c21 = FloatVector.fromArray(F, c, ci + 2 * ldc + L);
                 FloatVector c30 = FloatVector.fromArray(F, c, ci + 3 * ldc), c31 = FloatVector.fromArray(F, c, ci + 3 * ldc + L);
-                for (int k = 0; k < K; k++) {
+                for (int k = k0; k < K; k++) {
                     FloatVector x0 = FloatVector.fromArray(F, x, x0i + k * L);
                     FloatVector x1 = FloatVector.fromArray(F, x, x1i + k * L);
                     int wi = w0 + k;
@@ -120,7 +124,7 @@ final class AttentionKernels {
                 int x0i = xOff + col / L * xps;
                 FloatVector c0 = FloatVector.fromArray(F, c, ci), c1 = FloatVector.fromArray(F, c, ci + ldc);
                 FloatVector c2 = FloatVector.fromArray(F, c, ci + 2 * ldc), c3 = FloatVector.fromArray(F, c, ci + 3 * ldc);
-                for (int k = 0; k < K; k++) {
+                for (int k = k0; k < K; k++) {
                     FloatVector x0 = FloatVector.fromArray(F, x, x0i + k * L);
                     int wi = w0 + k;
                     c0 = x0.fma(FloatVector.broadcast(F, w[wi]), c0);
@@ -136,10 +140,12 @@ final class AttentionKernels {
     /**
      * As {@link #accumulate} with the weights read transposed: c[r, col] += sum_k w[k*BQ + r] *
      * X[k, col], so p·v runs on the transposed block pᵀ without copying it. A second method
-     * rather than a stride parameter: constant strides keep the bounds checks hoisted.
+     * rather than a stride parameter: constant strides keep the bounds checks hoisted. With kEnd
+     * (else null), row tile t sums over k in [0, kEnd[t]) only.
      */
-    static void accumulateTransposed(float[] w, float[] x, int xOff, int xps, int K, float[] c, int cOff, int ldc, int rows, int cols) {
+    static void accumulateTransposed(float[] w, float[] x, int xOff, int xps, int K, float[] c, int cOff, int ldc, int rows, int cols, int[] kEnd) {
         for (int r0 = 0; r0 < rows; r0 += TILE) {
+            int kn = kEnd == null ? K : kEnd[r0 / TILE];
             int col = 0;
             for (; col + 2 * L <= cols; col += 2 * L) {
                 int ci = cOff + r0 * ldc + col;
@@ -148,7 +154,7 @@ final class AttentionKernels {
                 FloatVector c10 = FloatVector.fromArray(F, c, ci + ldc), c11 = FloatVector.fromArray(F, c, ci + ldc + L);
                 FloatVector c20 = FloatVector.fromArray(F, c, ci + 2 * ldc), c21 = FloatVector.fromArray(F, c, ci + 2 * ldc + L);
                 FloatVector c30 = FloatVector.fromArray(F, c, ci + 3 * ldc), c31 = FloatVector.fromArray(F, c, ci + 3 * ldc + L);
-                for (int k = 0; k < K; k++) {
+                for (int k = 0; k < kn; k++) {
                     FloatVector x0 = FloatVector.fromArray(F, x, x0i + k * L);
                     FloatVector x1 = FloatVector.fromArray(F, x, x1i + k * L);
                     int wi = k * BQ + r0;
@@ -172,7 +178,7 @@ final class AttentionKernels {
                 int x0i = xOff + col / L * xps;
                 FloatVector c0 = FloatVector.fromArray(F, c, ci), c1 = FloatVector.fromArray(F, c, ci + ldc);
                 FloatVector c2 = FloatVector.fromArray(F, c, ci + 2 * ldc), c3 = FloatVector.fromArray(F, c, ci + 3 * ldc);
-                for (int k = 0; k < K; k++) {
+                for (int k = 0; k < kn; k++) {
                     FloatVector x0 = FloatVector.fromArray(F, x, x0i + k * L);
                     int wi = k * BQ + r0;
                     c0 = x0.fma(FloatVector.broadcast(F, w[wi]), c0);
@@ -302,6 +308,6 @@ final class AttentionKernels {
         // p * 2^n: t's bits shifted left by 23 are n << 23 (the magic's bits fall off the top);
         // adding them to p's exponent stays normal for every x >= -87.
         IntVector bits = p.reinterpretAsInts().add(t.reinterpretAsInts().lanewise(VectorOperators.LSHL, 23));
-        return bits.reinterpretAsFloats().blend(0f, tiny);
+        return bits.reinterpretAsFloats().blend(FloatVector.zero(F), tiny);
     }
 }

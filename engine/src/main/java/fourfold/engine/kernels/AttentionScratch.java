@@ -17,11 +17,14 @@ final class AttentionScratch {
     final float[] m = new float[BQ];           // per query: running max
     final float[] lsum = new float[BQ];        // per query: running sum of p
     final float[] alpha = new float[BQ];       // per query: rescale of one online-softmax step
+    final int[] qStart = new int[BK / AttentionKernels.TILE]; // causal triangle of a block, per key tile
+    final int[] kEnd = new int[BQ / AttentionKernels.TILE];   // and per query tile (AttentionBlocks.trim)
     float[] kp = new float[0], vp = new float[0];       // keys / values in panels       (keyRows, hsP)
     float[] dk = new float[0], dv = new float[0];       // their gradients, row-major   (keyRows, hsP)
     float[] q = new float[0], qT = new float[0];        // scaled queries: panels (rows, hsP), transposed blocks (hsP, BQ)
     float[] dout = new float[0], doutT = new float[0];  // output gradient, the same two layouts
-    float[] o = new float[0], dq = new float[0];        // output / dq accumulators      (rows, hsP) row-major
+    float[] o = new float[0];                           // output accumulator, row-major (BQ, hsP)
+    float[] dq = new float[0];                          // dq accumulator, row-major    (rows, hsP)
     float[] lse = new float[0], dd = new float[0];      // per query: log-sum-exp, D = rowsum(dO * O)
     int[] qpos = new int[0], qdoc = new int[0];         // per query: position, document
     float[] row = new float[0], row2 = new float[0];    // one row of hsP values each
@@ -49,9 +52,9 @@ final class AttentionScratch {
             qT = new float[rows * hsP];
             dout = new float[rows * hsP];
             doutT = new float[rows * hsP];
-            o = new float[rows * hsP];
             dq = new float[rows * hsP];
         }
+        if (o.length < BQ * hsP) o = new float[BQ * hsP];
         if (lse.length < rows) {
             lse = new float[rows];
             dd = new float[rows];

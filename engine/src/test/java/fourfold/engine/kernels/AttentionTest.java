@@ -268,6 +268,19 @@ class AttentionTest {
     }
 
     @Test
+    void unsortedPositionsAreMaskedElementByElement() {
+        // positions in no particular order: no block can be skipped or trimmed by range
+        int[] qPos = new int[40], kPos = new int[45];
+        Random rnd = new Random(13);
+        for (int i = 0; i < qPos.length; i++) qPos[i] = rnd.nextInt(50);
+        for (int j = 0; j < kPos.length; j++) kPos[j] = kPos.length - 1 - j;
+        AttentionShape s = new AttentionShape(2, 40, 45, 4, 2, 16);
+        AttentionMask mask = new AttentionMask(qPos, kPos, null, null);
+        Run run = checkAgainstReference(s, mask, 14);
+        assertEquals(4.0 * 16 * visiblePairs(s, mask), run.flopsFwd, "forward flops count visible pairs");
+    }
+
+    @Test
     void documentMaskWithThreePackedDocuments() {
         int T = 40;
         int[] docs = new int[2 * T];
@@ -330,8 +343,8 @@ class AttentionTest {
 
     @Test
     void resultsDoNotDependOnTheNumberOfWorkers() {
-        AttentionShape s = new AttentionShape(2, 70, 70, 4, 2, 33);
-        AttentionMask mask = AttentionMask.causal(70);
+        AttentionShape s = new AttentionShape(2, 40, 40, 4, 2, 24);
+        AttentionMask mask = AttentionMask.causal(40);
         Run one = new Run(s, mask, 12).execute(1, 0f);
         Run two = new Run(s, mask, 12).execute(2, 0f);
         assertArrayEquals(one.out, two.out, "out, 1 vs 2 workers, bitwise");
