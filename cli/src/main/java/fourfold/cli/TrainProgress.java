@@ -7,19 +7,26 @@ import me.tongfei.progressbar.ProgressBarStyle;
 
 import java.util.Locale;
 
-/** The progress bar (step, loss, tokens/s, ETA) and one log line per evaluation. */
+/**
+ * The progress bar (step, loss, tokens/s, ETA) and one log line per evaluation. The bar is drawn
+ * only when stderr is a terminal: in a log file or a pipe its redraws would be thousands of
+ * carriage-return lines, so there the log lines alone say how the run goes (step 1, every 50th
+ * step, every evaluation).
+ */
 final class TrainProgress implements AutoCloseable {
     private final int steps;
     private final boolean bar;
     private ProgressBar pb;
     private double smoothedTps;
+    private int firstStep = 1;
 
     TrainProgress(int steps, boolean bar) {
         this.steps = steps;
-        this.bar = bar && System.console() != null;
+        this.bar = bar && Terminal.stderrIsTerminal();
     }
 
     void start(int done) {
+        firstStep = done + 1;
         if (!bar) return;
         pb = new ProgressBarBuilder().setTaskName("train").setInitialMax(steps).setStyle(ProgressBarStyle.ASCII)
                 .setUpdateIntervalMillis(200).continuousUpdate().setMaxRenderedLength(110).build();
@@ -32,7 +39,7 @@ final class TrainProgress implements AutoCloseable {
             pb.stepTo(m.step());
             pb.setExtraMessage(String.format(Locale.ROOT, "loss %.4f %s tok/s", m.loss(), compact(smoothedTps)));
         }
-        boolean log = !Double.isNaN(m.valLoss()) || (pb == null && (m.step() % 50 == 0 || m.step() == 1));
+        boolean log = !Double.isNaN(m.valLoss()) || (pb == null && (m.step() % 50 == 0 || m.step() == firstStep));
         if (log) {
             String line = String.format(Locale.ROOT, "step %5d/%d | loss %.4f | %slr %.2e | grad norm %.3f | %s tok/s",
                     m.step(), steps, m.loss(), Double.isNaN(m.valLoss()) ? "" : String.format(Locale.ROOT, "val %.4f | ", m.valLoss()),
