@@ -70,8 +70,10 @@ public final class Main implements Runnable {
             if (t instanceof UserError u) return fail(cmd, u.getMessage(), EXIT_USER_ERROR);
             if (t instanceof DeviceOutOfMemoryError oom) return fail(cmd, oom.getMessage(), EXIT_OUT_OF_MEMORY);
             if (t instanceof OutOfMemoryError) {
-                return fail(cmd, "the Java heap is exhausted (" + t.getMessage() + "); give the JVM more with FOURFOLD_JAVA_OPTS=-Xmx8g, or use a smaller model or batch",
-                        EXIT_OUT_OF_MEMORY);
+                boolean heap = String.valueOf(t.getMessage()).contains("Java heap");
+                return fail(cmd, heap
+                        ? "the Java heap is exhausted; give the JVM more with FOURFOLD_JAVA_OPTS=-Xmx8g, or use a smaller model or batch"
+                        : "the host ran out of memory (" + t.getMessage() + "); lower --device-memory or use fewer devices", EXIT_OUT_OF_MEMORY);
             }
         }
         cmd.getErr().println("fourfold: internal error (a bug in fourfold; please report it with this trace):");

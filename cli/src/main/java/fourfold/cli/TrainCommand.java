@@ -109,8 +109,16 @@ final class TrainCommand implements Callable<Integer> {
             // A resumed run keeps the options it was started with; only its length, its layout,
             // where it runs and how often it evaluates may change.
             TrainOptions saved = Checkpoints.readOptions(resume, given("--steps") ? steps : 0);
-            requireUnchangedOnResume(saved);
-            options = new TrainOptions(saved.model(), saved.data(), saved.steps(), saved.batch(), saved.seq(), saved.lr(), saved.minLr(),
+            Path savedData = saved.data();
+            if (savedData != null && !Files.exists(savedData)) {
+                // The data moved: --data says where it is now (it must be the same text for the same run).
+                if (!given("--data")) {
+                    throw new UserError("the run saved in " + resume + " trained on " + savedData + ", which does not exist any more; give its new location with --data");
+                }
+                savedData = data;
+            }
+            requireUnchangedOnResume(saved, savedData != saved.data());
+            options = new TrainOptions(saved.model(), savedData, saved.steps(), saved.batch(), saved.seq(), saved.lr(), saved.minLr(),
                     saved.schedule(), saved.warmup(), saved.weightDecay(), saved.clip(), saved.beta1(), saved.beta2(), saved.eps(),
                     saved.seed(), saved.sampling(), given("--eval-every") ? evalEvery : saved.evalEvery(),
                     given("--eval-windows") ? evalWindows : saved.evalWindows());
@@ -126,6 +134,7 @@ final class TrainCommand implements Callable<Integer> {
         if (threads < 1) throw new UserError("--threads-per-device must be >= 1, got " + threads);
         if (saveEvery < 0) throw new UserError("--save-every must be >= 0 (0: only at the end), got " + saveEvery);
         long memory = parseMemory(deviceMemory);
+        requireHostMemory(memory, devices);
         // Every output path is checked before any training time is spent.
         Checkpoints.requireWritableParent(out);
         requireWritableFile("--metrics-out", metricsOut);
@@ -184,7 +193,7 @@ final class TrainCommand implements Callable<Integer> {
      * make the result differ from the uninterrupted run. The same value as saved is accepted, so
      * the original command line plus --resume works.
      */
-    private void requireUnchangedOnResume(TrainOptions saved) {
+    private void requireUnchangedOnResume(TrainOptions saved, boolean dataMoved) {
         TrainOptions asked = newRun(given("--preset") ? LlamaConfig.preset(preset) : saved.model());
         record Field(String flag, Object saved, Object asked) {}
         List<Field> fields = List.of(
@@ -204,7 +213,7 @@ final class TrainCommand implements Callable<Integer> {
                 new Field("--seed", saved.seed(), asked.seed()),
                 new Field("--sampling", saved.sampling(), asked.sampling()));
         for (Field f : fields) {
-            if (given(f.flag()) && !f.saved().equals(f.asked())) {
+            if (given(f.flag()) && !f.saved().equals(f.asked()) && !(dataMoved && f.flag().equals("--data"))) {
                 String value = f.asked() instanceof LlamaConfig ? preset : show(f.asked());
                 throw new UserError(f.flag() + " " + value + " differs from the run saved in " + resume + " (" + show(f.saved()) + "); --resume continues"
                         + " that run as it was, only --steps and the layout may change: drop " + f.flag() + ", or start a new run from these weights with --init");
@@ -237,6 +246,24 @@ final class TrainCommand implements Callable<Integer> {
             case "constant" -> LrSchedule.Kind.CONSTANT;
             default -> throw new UserError("unknown --lr-schedule '" + s + "'; use cosine or constant");
         };
+    }
+
+    /**
+     * Every device's arena is allocated (and zeroed) when the run starts, so all of them must fit
+     * in this machine's memory; otherwise the host swaps or the allocation fails.
+     */
+    static void requireHostMemory(long perDevice, int devices) {
+        long total;
+        try {
+            total = ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean()).getTotalMemorySize();
+        } catch (RuntimeException | LinkageError e) {
+            return; // not a HotSpot JVM: let the allocation decide
+        }
+        long needed = devices <= 0 ? perDevice : Math.multiplyHigh(perDevice, devices) != 0 ? Long.MAX_VALUE : perDevice * devices;
+        if (total > 0 && needed > total) {
+            throw new UserError("--device-memory " + Bytes.format(perDevice) + " x " + devices + " device(s) = " + Bytes.format(needed)
+                    + " exceeds this machine's " + Bytes.format(total) + " of memory; lower --device-memory or use fewer devices");
+        }
     }
 
     static long parseMemory(String s) {

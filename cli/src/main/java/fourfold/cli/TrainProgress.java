@@ -1,6 +1,7 @@
 package fourfold.cli;
 
 import fourfold.engine.train.StepMetrics;
+import me.tongfei.progressbar.ConsoleProgressBarConsumer;
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
 import me.tongfei.progressbar.ProgressBarStyle;
@@ -28,8 +29,16 @@ final class TrainProgress implements AutoCloseable {
     void start(int done) {
         firstStep = done + 1;
         if (!bar) return;
+        // A one-line bar redrawn after "\r" (the library's default draws one line up and moves the
+        // cursor around it, which overwrites whatever log line was printed in between).
+        ConsoleProgressBarConsumer oneLine = new ConsoleProgressBarConsumer(System.err) {
+            @Override
+            public int getMaxRenderedLength() {
+                return Math.min(110, super.getMaxRenderedLength()); // never wider than the terminal: a wrapped bar cannot be redrawn
+            }
+        };
         pb = new ProgressBarBuilder().setTaskName("train").setInitialMax(steps).setStyle(ProgressBarStyle.ASCII)
-                .setUpdateIntervalMillis(200).continuousUpdate().setMaxRenderedLength(110).build();
+                .setUpdateIntervalMillis(200).continuousUpdate().setConsumer(oneLine).build();
         pb.stepTo(done);
     }
 
@@ -44,7 +53,7 @@ final class TrainProgress implements AutoCloseable {
             String line = String.format(Locale.ROOT, "step %5d/%d | loss %.4f | %slr %.2e | grad norm %.3f | %s tok/s",
                     m.step(), steps, m.loss(), Double.isNaN(m.valLoss()) ? "" : String.format(Locale.ROOT, "val %.4f | ", m.valLoss()),
                     m.lr(), m.gradNorm(), compact(smoothedTps));
-            // over the bar's line: return to column 0 and clear it first
+            // Over the bar's line: back to column 0 and clear it; the bar is redrawn on the next line.
             System.err.println(pb != null ? "\r\033[K" + line : line);
         }
     }

@@ -84,6 +84,7 @@ class CliBadInputTest {
         assertMentions(error(run("trian")), "trian", "train");
         assertMentions(error(train("--steps", "0")), "--steps", ">= 1");
         assertMentions(error(train("--device-memory", "lots")), "--device-memory", "lots", "512m");
+        assertMentions(error(train("--device-memory", "100t", "--dp", "2", "--batch", "4")), "--device-memory 100.00 TiB x 2 device(s)", "exceeds this machine");
         assertMentions(error(train("--lr-schedule", "linear")), "--lr-schedule", "cosine or constant");
         assertMentions(error(run("generate", "--checkpoint", good.toString(), "--temperature", "-1")), "--temperature");
     }
@@ -173,6 +174,19 @@ class CliBadInputTest {
         // The same values as saved are fine (the original command line plus --resume), but the run is over.
         assertMentions(error(run("train", "--resume", ck.toString(), "--batch", "4", "--seq", "16", "--preset", "test", "--device-memory", "64m", "--out", ck.toString())),
                 "already at step 3 of --steps 3", "raise --steps");
+    }
+
+    @Test
+    void resumeAfterTheDataMoved() throws IOException {
+        Path ck = Cli.copyDir(good, dir.resolve("data-moved"));
+        Path gone = dir.resolve("moved-away.txt");
+        String trainer = Files.readString(ck.resolve("trainer.json"));
+        Files.writeString(ck.resolve("trainer.json"), trainer.replace(corpus.toString(), gone.toString()));
+        assertMentions(error(run("train", "--resume", ck.toString(), "--steps", "4", "--out", ck.toString())),
+                gone.toString(), "does not exist any more", "--data");
+        // Its new location is accepted (the one flag of a run's settings that may be given anew).
+        run("train", "--resume", ck.toString(), "--steps", "4", "--data", corpus.toString(), "--out", ck.toString(),
+                "--device-memory", "64m", "--threads-per-device", "1", "--no-progress").requireSuccess();
     }
 
     @Test

@@ -164,15 +164,20 @@ class CliTest {
         trainRun("first-half", "--steps", "2");
         List<Double> straight = losses(dir.resolve("straight.jsonl"));
 
-        // Resume into another layout first (it reads first-half), then resume first-half in place.
-        run("train", "--resume", dir.resolve("first-half").toString(), "--steps", "4", "--dp", "2", "--zero", "1",
-                "--threads-per-device", "1", "--device-memory", "64m", "--no-progress",
-                "--out", dir.resolve("dp2").toString(), "--metrics-out", dir.resolve("dp2.jsonl").toString()).requireSuccess();
-        List<Double> dp2 = losses(dir.resolve("dp2.jsonl"));
-        assertEquals(2, dp2.size(), "resumed at step 2 of 4: two more steps");
-        for (int i = 0; i < 2; i++) {
-            assertEquals(straight.get(2 + i), dp2.get(i), 1e-5 * straight.get(2 + i),
-                    "loss of step " + (3 + i) + " resumed with --dp 2 --zero 1 vs the uninterrupted single-device run");
+        // Resume into other layouts first (they read first-half), then resume first-half in place.
+        for (List<String> layout : List.of(List.of("--dp", "2", "--zero", "1"), List.of("--tp", "2", "--sequence-parallel"))) {
+            String name = String.join("", layout).replace("-", "");
+            List<String> args = new java.util.ArrayList<>(List.of("train", "--resume", dir.resolve("first-half").toString(), "--steps", "4",
+                    "--threads-per-device", "1", "--device-memory", "64m", "--no-progress",
+                    "--out", dir.resolve(name).toString(), "--metrics-out", dir.resolve(name + ".jsonl").toString()));
+            args.addAll(layout);
+            run(args.toArray(String[]::new)).requireSuccess();
+            List<Double> resumed = losses(dir.resolve(name + ".jsonl"));
+            assertEquals(2, resumed.size(), "resumed at step 2 of 4: two more steps");
+            for (int i = 0; i < 2; i++) {
+                assertEquals(straight.get(2 + i), resumed.get(i), 1e-5 * straight.get(2 + i),
+                        "loss of step " + (3 + i) + " resumed with " + layout + " vs the uninterrupted single-device run");
+            }
         }
 
         Path half = dir.resolve("first-half");
