@@ -134,11 +134,11 @@ final class TrainCommand implements Callable<Integer> {
         if (threads < 1) throw new UserError("--threads-per-device must be >= 1, got " + threads);
         if (saveEvery < 0) throw new UserError("--save-every must be >= 0 (0: only at the end), got " + saveEvery);
         long memory = parseMemory(deviceMemory);
-        requireHostMemory(memory, devices);
+        Preflight.requireHostMemory(memory, devices);
         // Every output path is checked before any training time is spent.
         Checkpoints.requireWritableParent(out);
-        requireWritableFile("--metrics-out", metricsOut);
-        requireWritableFile("--trace", trace);
+        Preflight.requireWritableFile("--metrics-out", metricsOut);
+        Preflight.requireWritableFile("--trace", trace);
 
         // Checkpoints too, before the devices' memory is allocated (which takes a while).
         if (init != null) Checkpoints.requireSameConfig(model, init);
@@ -225,17 +225,6 @@ final class TrainCommand implements Callable<Integer> {
         return v instanceof Enum<?> e ? e.name().toLowerCase(Locale.ROOT) : String.valueOf(v);
     }
 
-    /** A file the run will write: its folder must exist or be creatable, and it must not be a directory. */
-    static void requireWritableFile(String flag, Path file) {
-        if (file == null) return;
-        if (Files.isDirectory(file)) throw new UserError("cannot write " + flag + " " + file + ": it is a directory; give a file name");
-        Path existing = file.toAbsolutePath().getParent();
-        while (existing != null && !Files.exists(existing)) existing = existing.getParent();
-        if (existing == null || !Files.isDirectory(existing) || !Files.isWritable(existing)) {
-            throw new UserError("cannot write " + flag + " " + file + ": " + existing + " is not a writable directory; choose another " + flag);
-        }
-    }
-
     private String preset() {
         return init != null ? "model from " + init : resume != null ? "run from " + resume : "'" + preset + "'";
     }
@@ -246,24 +235,6 @@ final class TrainCommand implements Callable<Integer> {
             case "constant" -> LrSchedule.Kind.CONSTANT;
             default -> throw new UserError("unknown --lr-schedule '" + s + "'; use cosine or constant");
         };
-    }
-
-    /**
-     * Every device's arena is allocated (and zeroed) when the run starts, so all of them must fit
-     * in this machine's memory; otherwise the host swaps or the allocation fails.
-     */
-    static void requireHostMemory(long perDevice, int devices) {
-        long total;
-        try {
-            total = ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean()).getTotalMemorySize();
-        } catch (RuntimeException | LinkageError e) {
-            return; // not a HotSpot JVM: let the allocation decide
-        }
-        long needed = devices <= 0 ? perDevice : Math.multiplyHigh(perDevice, devices) != 0 ? Long.MAX_VALUE : perDevice * devices;
-        if (total > 0 && needed > total) {
-            throw new UserError("--device-memory " + Bytes.format(perDevice) + " x " + devices + " device(s) = " + Bytes.format(needed)
-                    + " exceeds this machine's " + Bytes.format(total) + " of memory; lower --device-memory or use fewer devices");
-        }
     }
 
     static long parseMemory(String s) {
@@ -290,54 +261,7 @@ final class TrainCommand implements Callable<Integer> {
         if (o.evalWindows() < 0) throw new UserError("--eval-windows must be >= 0 (0: the whole validation split), got " + o.evalWindows());
         if (!(o.minLr() >= 0) || o.minLr() > o.lr()) throw new UserError("--min-lr must be between 0 and --lr " + o.lr() + ", got " + o.minLr());
         if (!(o.weightDecay() >= 0)) throw new UserError("--weight-decay must be >= 0, got " + o.weightDecay());
-        requireByteVocabulary(o.model(), "the model");
+        Preflight.requireByteVocabulary(o.model(), "the model");
     }
 
-    /** fourfold's tokenizer is bytes: token ids reach 255, so the embedding needs at least 256 rows. */
-    static void requireByteVocabulary(LlamaConfig model, String what) {
-        if (model.vocabSize() < 256) {
-            throw new UserError(what + " has vocab_size " + model.vocabSize() + ", but fourfold's tokenizer is bytes (ids 0-255); vocab_size must be at least 256");
-        }
-    }
-
-    /** Writes one JSON object per step. */
-    static final class MetricsWriter implements AutoCloseable {
-        private final java.io.PrintWriter out;
-
-        private MetricsWriter(java.io.PrintWriter out) {
-            this.out = out;
-        }
-
-        static MetricsWriter open(Path file) {
-            if (file == null) return new MetricsWriter(null);
-            try {
-                Path parent = file.toAbsolutePath().getParent();
-                if (parent != null) java.nio.file.Files.createDirectories(parent);
-                return new MetricsWriter(new java.io.PrintWriter(java.nio.file.Files.newBufferedWriter(file), true));
-            } catch (java.io.IOException e) {
-                throw new UserError("cannot write --metrics-out " + file + ": " + e.getClass().getSimpleName().replace("Exception", "")
-                        + " " + e.getMessage() + "; choose another --metrics-out");
-            }
-        }
-
-        void write(StepMetrics m) {
-            if (out == null) return;
-            var o = new com.google.gson.JsonObject();
-            o.addProperty("step", m.step());
-            o.addProperty("loss", m.loss());
-            o.addProperty("lr", m.lr());
-            o.addProperty("grad_norm", m.gradNorm());
-            o.addProperty("tokens_per_s", m.tokensPerSecond());
-            o.addProperty("step_s", m.stepSeconds());
-            o.addProperty("sim_step_s", m.simSeconds());
-            o.addProperty("peak_bytes", m.peakBytes());
-            if (!Double.isNaN(m.valLoss())) o.addProperty("val_loss", m.valLoss());
-            out.println(o);
-        }
-
-        @Override
-        public void close() {
-            if (out != null) out.close();
-        }
-    }
 }
