@@ -1,10 +1,13 @@
 package fourfold.cli;
 
+import fourfold.engine.UserError;
 import fourfold.engine.data.TextDataset;
 import fourfold.engine.train.Inference;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
+import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -25,18 +28,27 @@ final class EvalCommand implements Callable<Integer> {
     @Option(names = "--threads", description = "Worker threads (default: all cores).")
     Integer threads;
 
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
     @Override
     public Integer call() {
-        try (Inference inf = Inference.open(checkpoint, threads != null ? threads : Runtime.getRuntime().availableProcessors())) {
-            TextDataset ds = TextDataset.loadOrEmbedded(data);
+        if (batch < 1) throw new UserError("--batch must be >= 1, got " + batch);
+        if (seq != null && seq < 1) throw new UserError("--seq must be >= 1, got " + seq);
+        if (threads != null && threads < 1) throw new UserError("--threads must be >= 1, got " + threads);
+        // The data first: a wrong path fails before the model is loaded.
+        TextDataset ds = TextDataset.loadOrEmbedded(data);
+        try (Inference inf = Inference.open(checkpoint, threads != null ? threads : Runtime.getRuntime().availableProcessors(), batch)) {
             int T = seq != null ? seq : inf.config().maxSeq();
+            ds.all().requireWindow(T);
             Inference.Loss r = inf.meanLoss(ds.all(), T, batch);
+            PrintWriter out = spec.commandLine().getOut();
             if (json) {
-                System.out.printf(Locale.ROOT, "{\"loss\": %.6f, \"tokens\": %d}%n", r.loss(), r.tokens());
+                out.printf(Locale.ROOT, "{\"loss\": %.6f, \"tokens\": %d}%n", r.loss(), r.tokens());
             } else {
-                System.out.printf(Locale.ROOT, "%s: loss %.4f over %,d tokens (%s windows of %d)%n", ds.name(), r.loss(), r.tokens(),
-                        String.format(Locale.ROOT, "%,d", r.tokens() / T), T);
+                out.printf(Locale.ROOT, "%s: loss %.4f over %,d tokens (%,d windows of %d)%n", ds.name(), r.loss(), r.tokens(), r.tokens() / T, T);
             }
+            out.flush();
         }
         return 0;
     }

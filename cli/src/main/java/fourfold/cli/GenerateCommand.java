@@ -34,6 +34,7 @@ final class GenerateCommand implements Callable<Integer> {
         if (temperature < 0) throw new UserError("--temperature must be >= 0, got " + temperature);
         if (topK < 0) throw new UserError("--top-k must be >= 0, got " + topK);
         if (prompt.isEmpty()) throw new UserError("--prompt must not be empty");
+        if (threads != null && threads < 1) throw new UserError("--threads must be >= 1, got " + threads);
         try (Inference inf = Inference.open(checkpoint, threads != null ? threads : Runtime.getRuntime().availableProcessors())) {
             PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
             ByteTokenizer.StreamDecoder decoder = new ByteTokenizer.StreamDecoder();

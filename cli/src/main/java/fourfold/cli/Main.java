@@ -7,6 +7,7 @@ import picocli.CommandLine.Command;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.util.List;
 import java.util.Properties;
 
 /** The `fourfold` command: train, evaluate and sample small Llama models on simulated GPUs. */
@@ -33,25 +34,68 @@ public final class Main implements Runnable {
     public static int execute(String... args) {
         CommandLine cl = new CommandLine(new Main());
         cl.setExecutionExceptionHandler((e, cmd, parsed) -> handle(e, cmd));
-        return cl.execute(args);
+        cl.setParameterExceptionHandler(Main::usageError);
+        try {
+            return cl.execute(args);
+        } catch (OutOfMemoryError e) {
+            // An Error thrown on this thread passes through picocli.
+            return handle(e, cl);
+        }
     }
 
-    /** User mistakes and out-of-memory are one line, no stack trace; anything else is a bug and shows its trace. */
-    private static int handle(Exception e, CommandLine cmd) {
-        Throwable t = e;
-        while (t != null) {
-            if (t instanceof UserError u) {
-                cmd.getErr().println("fourfold: error: " + u.getMessage());
-                return EXIT_USER_ERROR;
-            }
-            if (t instanceof DeviceOutOfMemoryError oom) {
-                cmd.getErr().println("fourfold: error: " + oom.getMessage());
-                return EXIT_OUT_OF_MEMORY;
-            }
-            t = t.getCause();
+    /**
+     * A usage error (unknown option, bad value, missing option): one line instead of picocli's
+     * message plus the whole usage text, which buries the problem in a log. Exit code 2.
+     */
+    private static int usageError(CommandLine.ParameterException e, String[] args) {
+        CommandLine cmd = e.getCommandLine();
+        StringBuilder line = new StringBuilder(decapitalize(oneLine(e.getMessage())));
+        if (e instanceof CommandLine.UnmatchedArgumentException u) {
+            List<String> suggestions = u.getSuggestions();
+            if (!suggestions.isEmpty()) line.append(" (did you mean ").append(String.join(" or ", suggestions.subList(0, Math.min(3, suggestions.size())))).append("?)");
         }
+        line.append("; see '").append(cmd.getCommandSpec().qualifiedName()).append(" --help'");
+        cmd.getErr().println("fourfold: error: " + line);
+        cmd.getErr().flush();
+        return EXIT_USER_ERROR;
+    }
+
+    /**
+     * User mistakes and out-of-memory are one line, no stack trace (exit 2 and 3); anything else
+     * is a bug in fourfold and shows its trace (exit 1). Failures inside a rank arrive wrapped by
+     * the cluster, so the causes are searched.
+     */
+    private static int handle(Throwable e, CommandLine cmd) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof UserError u) return fail(cmd, u.getMessage(), EXIT_USER_ERROR);
+            if (t instanceof DeviceOutOfMemoryError oom) return fail(cmd, oom.getMessage(), EXIT_OUT_OF_MEMORY);
+            if (t instanceof OutOfMemoryError) {
+                boolean heap = String.valueOf(t.getMessage()).contains("Java heap");
+                return fail(cmd, heap
+                        ? "the Java heap is exhausted; give the JVM more with FOURFOLD_JAVA_OPTS=-Xmx8g, or use a smaller model or batch"
+                        : "the host ran out of memory (" + t.getMessage() + "); lower --device-memory or use fewer devices", EXIT_OUT_OF_MEMORY);
+            }
+        }
+        cmd.getErr().println("fourfold: internal error (a bug in fourfold; please report it with this trace):");
         e.printStackTrace(cmd.getErr());
+        cmd.getErr().flush();
         return 1;
+    }
+
+    private static int fail(CommandLine cmd, String message, int code) {
+        cmd.getErr().println("fourfold: error: " + oneLine(message));
+        cmd.getErr().flush();
+        return code;
+    }
+
+    /** Messages are printed as one line, whatever a library put into them. */
+    static String oneLine(String s) {
+        return s == null || s.isBlank() ? "(no message)" : s.strip().replaceAll("\\s*\\R\\s*", " ");
+    }
+
+    private static String decapitalize(String s) {
+        return s.length() > 1 && Character.isUpperCase(s.charAt(0)) && Character.isLowerCase(s.charAt(1))
+                ? Character.toLowerCase(s.charAt(0)) + s.substring(1) : s;
     }
 
     static final class Version implements CommandLine.IVersionProvider {

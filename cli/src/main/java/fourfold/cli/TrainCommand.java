@@ -13,7 +13,9 @@ import fourfold.engine.train.Trainer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 
@@ -99,17 +101,29 @@ final class TrainCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         if (resume != null && init != null) throw new UserError("--init and --resume exclude each other: --resume continues a run, --init starts a new one from weights");
+        if (init != null && given("--preset")) {
+            throw new UserError("--preset and --init exclude each other: --init takes the model config from " + init.resolve("config.json") + "; drop --preset");
+        }
         TrainOptions options;
         if (resume != null) {
-            // A resumed run keeps the options it was started with; only its length may change.
-            boolean stepsGiven = spec.commandLine().getParseResult().hasMatchedOption("--steps");
-            options = Checkpoints.readOptions(resume, stepsGiven ? steps : 0);
+            // A resumed run keeps the options it was started with; only its length, its layout,
+            // where it runs and how often it evaluates may change.
+            TrainOptions saved = Checkpoints.readOptions(resume, given("--steps") ? steps : 0);
+            Path savedData = saved.data();
+            if (savedData != null && !Files.exists(savedData)) {
+                // The data moved: --data says where it is now (it must be the same text for the same run).
+                if (!given("--data")) {
+                    throw new UserError("the run saved in " + resume + " trained on " + savedData + ", which does not exist any more; give its new location with --data");
+                }
+                savedData = data;
+            }
+            requireUnchangedOnResume(saved, savedData != saved.data());
+            options = new TrainOptions(saved.model(), savedData, saved.steps(), saved.batch(), saved.seq(), saved.lr(), saved.minLr(),
+                    saved.schedule(), saved.warmup(), saved.weightDecay(), saved.clip(), saved.beta1(), saved.beta2(), saved.eps(),
+                    saved.seed(), saved.sampling(), given("--eval-every") ? evalEvery : saved.evalEvery(),
+                    given("--eval-windows") ? evalWindows : saved.evalWindows());
         } else {
-            LlamaConfig model = init != null ? Checkpoints.readConfig(init) : LlamaConfig.preset(preset);
-            int T = seq != null ? seq : model.maxSeq();
-            options = new TrainOptions(model, data, steps, batch, T, lr, minLr != null ? minLr : lr / 10,
-                    parseSchedule(lrSchedule), warmup, weightDecay, clip, beta1, beta2, 1e-8, seed, Sampling.parse(sampling),
-                    evalEvery, evalWindows);
+            options = newRun(init != null ? Checkpoints.readConfig(init) : LlamaConfig.preset(preset));
         }
         LlamaConfig model = options.model();
         int T = options.seq();
@@ -118,28 +132,97 @@ final class TrainCommand implements Callable<Integer> {
         int devices = dp * pp * cp * tp;
         int threads = threadsPerDevice != null ? threadsPerDevice : Math.max(1, Runtime.getRuntime().availableProcessors() / Math.max(1, devices));
         if (threads < 1) throw new UserError("--threads-per-device must be >= 1, got " + threads);
+        if (saveEvery < 0) throw new UserError("--save-every must be >= 0 (0: only at the end), got " + saveEvery);
         long memory = parseMemory(deviceMemory);
+        Preflight.requireHostMemory(memory, devices);
+        // Every output path is checked before any training time is spent.
         Checkpoints.requireWritableParent(out);
+        Preflight.requireWritableFile("--metrics-out", metricsOut);
+        Preflight.requireWritableFile("--trace", trace);
+
+        // Checkpoints too, before the devices' memory is allocated (which takes a while).
+        if (init != null) Checkpoints.requireSameConfig(model, init);
+        if (resume != null) {
+            Checkpoints.requireSameConfig(model, resume);
+            Checkpoints.optimizerFile(resume);
+        }
 
         long bucket = parseSize("--bucket-size", bucketSize);
         Trainer.Hardware hardware = new Trainer.Hardware(threads, memory, profile, trace);
-        try (Trainer trainer = new Trainer(options, layout, hardware, new Trainer.DpOptions(bucket, reshardAfterForward));
-             MetricsWriter metrics = MetricsWriter.open(metricsOut);
-             TrainProgress progress = new TrainProgress(options.steps(), !noProgress)) {
+        try (Trainer trainer = new Trainer(options, layout, hardware, new Trainer.DpOptions(bucket, reshardAfterForward))) {
             if (init != null) trainer.initFrom(init);
-            if (resume != null) trainer.resumeFrom(resume);
-            System.err.printf(Locale.ROOT, "fourfold: training %s (%,d parameters) on %s, %s, batch %d x %d tokens, steps %d..%d%n",
-                    preset(), model.parameterCount(), trainer.dataset().name(), layout, options.batch(), T, trainer.startStep() + 1, options.steps());
-            progress.start(trainer.startStep());
-            trainer.train(m -> {
-                progress.step(m);
-                metrics.write(m);
-            }, out, saveEvery);
-            progress.close();
+            if (resume != null) {
+                trainer.resumeFrom(resume);
+                if (trainer.startStep() >= options.steps()) {
+                    throw new UserError("checkpoint " + resume + " is already at step " + trainer.startStep() + " of --steps " + options.steps()
+                            + "; raise --steps to train further");
+                }
+            }
+            // Everything is checked: from here on, only running out of memory can stop the run early.
+            try (MetricsWriter metrics = MetricsWriter.open(metricsOut);
+                 TrainProgress progress = new TrainProgress(options.steps(), !noProgress)) {
+                System.err.printf(Locale.ROOT, "fourfold: training %s (%,d parameters) on %s, %s, batch %d x %d tokens, steps %d..%d%n",
+                        preset(), model.parameterCount(), trainer.dataset().name(), layout, options.batch(), T, trainer.startStep() + 1, options.steps());
+                progress.start(trainer.startStep());
+                trainer.train(m -> {
+                    progress.step(m);
+                    metrics.write(m);
+                }, out, saveEvery);
+            }
             System.err.println("fourfold: checkpoint written to " + out + " (try: ./fourfold generate --checkpoint " + out + ")");
             if (trace != null) System.err.println("fourfold: trace written to " + trace + " (open it in https://ui.perfetto.dev)");
         }
         return 0;
+    }
+
+    private boolean given(String option) {
+        return spec.commandLine().getParseResult().hasMatchedOption(option);
+    }
+
+    /** The options of a new run (from scratch or --init) as the flags say. */
+    private TrainOptions newRun(LlamaConfig model) {
+        int T = seq != null ? seq : model.maxSeq();
+        return new TrainOptions(model, data, steps, batch, T, lr, minLr != null ? minLr : lr / 10,
+                parseSchedule(lrSchedule), warmup, weightDecay, clip, beta1, beta2, 1e-8, seed, Sampling.parse(sampling),
+                evalEvery, evalWindows);
+    }
+
+    /**
+     * Refuses a flag that would change what a resumed run computes (batch, data, learning rate...):
+     * silently ignoring it would train something else than the user asked for, and using it would
+     * make the result differ from the uninterrupted run. The same value as saved is accepted, so
+     * the original command line plus --resume works.
+     */
+    private void requireUnchangedOnResume(TrainOptions saved, boolean dataMoved) {
+        TrainOptions asked = newRun(given("--preset") ? LlamaConfig.preset(preset) : saved.model());
+        record Field(String flag, Object saved, Object asked) {}
+        List<Field> fields = List.of(
+                new Field("--preset", saved.model(), asked.model()),
+                new Field("--data", saved.data() == null ? "the embedded corpus" : saved.data().toAbsolutePath().normalize(),
+                        asked.data() == null ? "the embedded corpus" : asked.data().toAbsolutePath().normalize()),
+                new Field("--batch", saved.batch(), asked.batch()),
+                new Field("--seq", saved.seq(), asked.seq()),
+                new Field("--lr", saved.lr(), asked.lr()),
+                new Field("--min-lr", saved.minLr(), asked.minLr()),
+                new Field("--lr-schedule", saved.schedule(), asked.schedule()),
+                new Field("--warmup", saved.warmup(), asked.warmup()),
+                new Field("--weight-decay", saved.weightDecay(), asked.weightDecay()),
+                new Field("--clip", saved.clip(), asked.clip()),
+                new Field("--beta1", saved.beta1(), asked.beta1()),
+                new Field("--beta2", saved.beta2(), asked.beta2()),
+                new Field("--seed", saved.seed(), asked.seed()),
+                new Field("--sampling", saved.sampling(), asked.sampling()));
+        for (Field f : fields) {
+            if (given(f.flag()) && !f.saved().equals(f.asked()) && !(dataMoved && f.flag().equals("--data"))) {
+                String value = f.asked() instanceof LlamaConfig ? preset : show(f.asked());
+                throw new UserError(f.flag() + " " + value + " differs from the run saved in " + resume + " (" + show(f.saved()) + "); --resume continues"
+                        + " that run as it was, only --steps and the layout may change: drop " + f.flag() + ", or start a new run from these weights with --init");
+            }
+        }
+    }
+
+    private static String show(Object v) {
+        return v instanceof Enum<?> e ? e.name().toLowerCase(Locale.ROOT) : String.valueOf(v);
     }
 
     private String preset() {
@@ -175,45 +258,10 @@ final class TrainCommand implements Callable<Integer> {
         if (o.clip() < 0) throw new UserError("--clip must be >= 0 (0 disables), got " + o.clip());
         if (o.beta1() < 0 || o.beta1() >= 1 || o.beta2() < 0 || o.beta2() >= 1) throw new UserError("--beta1 and --beta2 must be in [0, 1)");
         if (o.evalEvery() < 0) throw new UserError("--eval-every must be >= 0, got " + o.evalEvery());
+        if (o.evalWindows() < 0) throw new UserError("--eval-windows must be >= 0 (0: the whole validation split), got " + o.evalWindows());
+        if (!(o.minLr() >= 0) || o.minLr() > o.lr()) throw new UserError("--min-lr must be between 0 and --lr " + o.lr() + ", got " + o.minLr());
+        if (!(o.weightDecay() >= 0)) throw new UserError("--weight-decay must be >= 0, got " + o.weightDecay());
+        Preflight.requireByteVocabulary(o.model(), "the model");
     }
 
-    /** Writes one JSON object per step. */
-    static final class MetricsWriter implements AutoCloseable {
-        private final java.io.PrintWriter out;
-
-        private MetricsWriter(java.io.PrintWriter out) {
-            this.out = out;
-        }
-
-        static MetricsWriter open(Path file) {
-            if (file == null) return new MetricsWriter(null);
-            try {
-                Path parent = file.toAbsolutePath().getParent();
-                if (parent != null) java.nio.file.Files.createDirectories(parent);
-                return new MetricsWriter(new java.io.PrintWriter(java.nio.file.Files.newBufferedWriter(file), true));
-            } catch (java.io.IOException e) {
-                throw new UserError("cannot write --metrics-out " + file + ": " + e.getMessage());
-            }
-        }
-
-        void write(StepMetrics m) {
-            if (out == null) return;
-            var o = new com.google.gson.JsonObject();
-            o.addProperty("step", m.step());
-            o.addProperty("loss", m.loss());
-            o.addProperty("lr", m.lr());
-            o.addProperty("grad_norm", m.gradNorm());
-            o.addProperty("tokens_per_s", m.tokensPerSecond());
-            o.addProperty("step_s", m.stepSeconds());
-            o.addProperty("sim_step_s", m.simSeconds());
-            o.addProperty("peak_bytes", m.peakBytes());
-            if (!Double.isNaN(m.valLoss())) o.addProperty("val_loss", m.valLoss());
-            out.println(o);
-        }
-
-        @Override
-        public void close() {
-            if (out != null) out.close();
-        }
-    }
 }

@@ -18,7 +18,7 @@ public enum Sampling {
 
     public static Sampling parse(String s) {
         for (Sampling v : values()) if (v.cliName().equals(s)) return v;
-        throw new UserError("unknown sampling '" + s + "'; expected one of "
+        throw new UserError("unknown --sampling '" + s + "'; expected one of "
                 + Arrays.stream(values()).map(Sampling::cliName).toList());
     }
 }

@@ -45,14 +45,14 @@ public final class TextDataset {
 
     /** Reads a whole file; a missing, unreadable, oversized or empty file is a {@link UserError}. */
     public static TextDataset load(Path file) {
-        if (Files.isDirectory(file)) throw new UserError("data file " + file + " is a directory; give a text file");
+        if (Files.isDirectory(file)) throw new UserError("data file " + file + " is a directory; give a text file with --data");
         long size;
         try {
             size = Files.size(file);
         } catch (NoSuchFileException e) {
-            throw new UserError("data file " + file + " does not exist");
+            throw new UserError("data file " + file + " does not exist; check the --data path (without --data, the embedded Tiny Shakespeare corpus is used)");
         } catch (IOException e) {
-            throw new UserError("cannot read data file " + file + ": " + e);
+            throw new UserError("cannot read data file " + file + ": " + e.getMessage());
         }
         if (size > Integer.MAX_VALUE - 8) {
             throw new UserError("data file " + file + " has " + size + " bytes; at most 2 GiB is supported");
@@ -61,13 +61,13 @@ public final class TextDataset {
         try {
             bytes = Files.readAllBytes(file);
         } catch (NoSuchFileException e) {
-            throw new UserError("data file " + file + " does not exist");
+            throw new UserError("data file " + file + " does not exist; check the --data path (without --data, the embedded Tiny Shakespeare corpus is used)");
         } catch (AccessDeniedException e) {
             throw new UserError("cannot read data file " + file + ": permission denied");
         } catch (IOException e) {
-            throw new UserError("cannot read data file " + file + ": " + e);
+            throw new UserError("cannot read data file " + file + ": " + e.getMessage());
         }
-        if (bytes.length == 0) throw new UserError("data file " + file + " is empty; give a file with some text");
+        if (bytes.length == 0) throw new UserError("data file " + file + " is empty; give --data a file with some text");
         return new TextDataset(file.toString(), bytes);
     }
 

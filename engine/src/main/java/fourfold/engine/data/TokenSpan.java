@@ -66,7 +66,7 @@ public final class TokenSpan {
         requirePositiveT(T);
         if (length < T + 1) {
             throw new UserError(name + " has " + length + " bytes, fewer than one window of " + (T + 1)
-                    + " bytes (sequence length " + T + " + 1); use more data or a shorter sequence length");
+                    + " bytes (sequence length " + T + " + 1); use more data or a shorter --seq");
         }
     }
 

@@ -2,10 +2,12 @@ package fourfold.engine.train;
 
 import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;
+import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import fourfold.engine.UserError;
 import fourfold.engine.data.Sampling;
 import fourfold.engine.io.AtomicDirectory;
+import fourfold.engine.io.HfNames;
 import fourfold.engine.io.SafetensorsReader;
 import fourfold.engine.io.SafetensorsWriter;
 import fourfold.engine.model.LlamaConfig;
@@ -14,6 +16,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.Locale;
 import java.util.Map;
 
 /**
@@ -30,7 +33,14 @@ public final class Checkpoints {
 
     public static LlamaConfig readConfig(Path dir) {
         requireCheckpoint(dir);
-        return LlamaConfig.readHfJson(dir);
+        Path file = dir.resolve("config.json");
+        try {
+            return LlamaConfig.readHfJson(file);
+        } catch (UserError e) {
+            // The config's own checks ("hidden_size 60 is not divisible by ...") do not say which file.
+            if (e.getMessage().contains(file.toString())) throw e;
+            throw new UserError(file + ": " + e.getMessage() + "; fix config.json or use another checkpoint", e);
+        }
     }
 
     /** Refuses an output whose parent cannot be written, before any training time is spent. */
@@ -47,9 +57,30 @@ public final class Checkpoints {
     }
 
     private static void requireCheckpoint(Path dir) {
-        if (!Files.isDirectory(dir)) throw new UserError("checkpoint " + dir + " does not exist or is not a directory");
-        if (!Files.isRegularFile(dir.resolve("config.json"))) throw new UserError("checkpoint " + dir + " has no config.json");
-        if (!Files.isRegularFile(dir.resolve("model.safetensors"))) throw new UserError("checkpoint " + dir + " has no model.safetensors");
+        // A replace interrupted by a crash leaves the previous checkpoint under a hidden name: put it back.
+        AtomicDirectory.recover(dir);
+        if (!Files.exists(dir)) throw new UserError("checkpoint " + dir + " does not exist; give the directory that `fourfold train --out` wrote");
+        if (!Files.isDirectory(dir)) throw new UserError("checkpoint " + dir + " is not a directory; give the directory that `fourfold train --out` wrote");
+        for (String f : new String[]{"config.json", "model.safetensors"}) {
+            if (!Files.isRegularFile(dir.resolve(f))) {
+                throw new UserError("checkpoint " + dir + " has no " + f + "; give the directory that `fourfold train --out` wrote");
+            }
+        }
+    }
+
+    /**
+     * Checks, before anything is allocated or trained, that {@code dir}/model.safetensors is a
+     * valid file (header, offsets, size) holding exactly the tensors {@code config} needs.
+     */
+    public static void requireWeights(Path dir, LlamaConfig config) {
+        requireCheckpoint(dir);
+        try (SafetensorsReader r = SafetensorsReader.open(dir.resolve("model.safetensors"))) {
+            try {
+                HfNames.requireMatches(r, config);
+            } catch (UserError e) {
+                throw new UserError(e.getMessage() + "; config.json and model.safetensors of " + dir + " must come from the same model", e);
+            }
+        }
     }
 
     /** Full (unsharded) tensors by Hugging Face name, in model order. */
@@ -75,7 +106,8 @@ public final class Checkpoints {
         j.addProperty("format", FORMAT);
         j.addProperty("step", step);
         j.addProperty("steps", o.steps());
-        j.addProperty("data", o.data() == null ? null : o.data().toString());
+        // Absolute, so that --resume from another working directory reads the same file.
+        j.addProperty("data", o.data() == null ? null : o.data().toAbsolutePath().normalize().toString());
         j.addProperty("batch", o.batch());
         j.addProperty("seq", o.seq());
         j.addProperty("lr", o.lr());
@@ -104,41 +136,89 @@ public final class Checkpoints {
         if (!Files.isRegularFile(f)) throw new UserError("checkpoint " + dir + " has no trainer.json, so it cannot be resumed; use --init to start a new run from its weights");
         try {
             JsonObject j = GSON.fromJson(Files.readString(f), JsonObject.class);
-            if (j.get("format").getAsInt() != FORMAT) throw new UserError(f + ": unsupported format " + j.get("format"));
+            if (j == null) throw new UserError("cannot read " + f + ": it is empty; the checkpoint cannot be resumed, use --init to start a new run from its weights");
+            if (integer(f, j, "format") != FORMAT) throw new UserError(f + ": unsupported format " + j.get("format") + ", expected " + FORMAT);
+            JsonElement data = j.get("data");
             return new TrainOptions(readConfig(dir),
-                    j.get("data").isJsonNull() ? null : Path.of(j.get("data").getAsString()),
-                    steps > 0 ? steps : j.get("steps").getAsInt(),
-                    j.get("batch").getAsInt(), j.get("seq").getAsInt(), j.get("lr").getAsDouble(), j.get("min_lr").getAsDouble(),
-                    LrSchedule.Kind.valueOf(j.get("lr_schedule").getAsString().toUpperCase()), j.get("warmup").getAsInt(),
-                    j.get("weight_decay").getAsDouble(), j.get("clip").getAsDouble(), j.get("beta1").getAsDouble(),
-                    j.get("beta2").getAsDouble(), j.get("eps").getAsDouble(), j.get("seed").getAsLong(),
-                    Sampling.parse(j.get("sampling").getAsString()), j.get("eval_every").getAsInt(), j.get("eval_windows").getAsInt());
+                    data == null || data.isJsonNull() ? null : Path.of(data.getAsString()),
+                    steps > 0 ? steps : integer(f, j, "steps"),
+                    integer(f, j, "batch"), integer(f, j, "seq"), number(f, j, "lr"), number(f, j, "min_lr"),
+                    LrSchedule.Kind.valueOf(string(f, j, "lr_schedule").toUpperCase(Locale.ROOT)), integer(f, j, "warmup"),
+                    number(f, j, "weight_decay"), number(f, j, "clip"), number(f, j, "beta1"),
+                    number(f, j, "beta2"), number(f, j, "eps"), j.get("seed") == null ? missing(f, "seed") : j.get("seed").getAsLong(),
+                    Sampling.parse(string(f, j, "sampling")), integer(f, j, "eval_every"), integer(f, j, "eval_windows"));
+        } catch (UserError e) {
+            throw e;
         } catch (IOException | RuntimeException e) {
-            if (e instanceof UserError u) throw u;
-            throw new UserError("cannot read " + f + ": " + e.getMessage());
+            throw new UserError("cannot read " + f + " (" + oneLine(e.getMessage()) + "); the checkpoint cannot be resumed, use --init to start a new run from its weights");
         }
+    }
+
+    private static int integer(Path f, JsonObject j, String key) {
+        return j.get(key) == null || j.get(key).isJsonNull() ? missing(f, key) : j.get(key).getAsInt();
+    }
+
+    private static double number(Path f, JsonObject j, String key) {
+        return j.get(key) == null || j.get(key).isJsonNull() ? missing(f, key) : j.get(key).getAsDouble();
+    }
+
+    private static String string(Path f, JsonObject j, String key) {
+        if (j.get(key) == null || j.get(key).isJsonNull()) missing(f, key);
+        return j.get(key).getAsString();
+    }
+
+    private static int missing(Path f, String key) {
+        throw new UserError(f + " has no \"" + key + "\"; the checkpoint cannot be resumed, use --init to start a new run from its weights");
+    }
+
+    private static String oneLine(String s) {
+        return s == null ? "" : s.replaceAll("\\s*\\R\\s*", " ");
     }
 
     public static int readStep(Path dir) {
+        Path f = dir.resolve("trainer.json");
         try {
-            return GSON.fromJson(Files.readString(dir.resolve("trainer.json")), JsonObject.class).get("step").getAsInt();
+            return integer(f, GSON.fromJson(Files.readString(f), JsonObject.class), "step");
+        } catch (UserError e) {
+            throw e;
         } catch (IOException | RuntimeException e) {
-            throw new UserError("cannot read " + dir.resolve("trainer.json") + ": " + e.getMessage());
+            throw new UserError("cannot read " + f + " (" + oneLine(e.getMessage()) + "); the checkpoint cannot be resumed, use --init to start a new run from its weights");
         }
     }
 
-    /** Refuses a checkpoint whose model config differs from {@code expected}. */
+    /**
+     * Refuses a checkpoint whose model config differs from {@code expected}, or whose weights file
+     * is damaged or does not fit its config (checked now, not when the ranks load it, so a bad
+     * checkpoint costs no time and prints one line).
+     */
     public static void requireSameConfig(LlamaConfig expected, Path dir) {
         LlamaConfig found = readConfig(dir);
         if (!found.equals(expected)) {
             throw new UserError("checkpoint " + dir + " was saved from another model config (" + found + "), not " + expected);
         }
+        requireWeights(dir, found);
     }
 
-    /** The optimizer file of a checkpoint that is to be resumed. */
+    /**
+     * The optimizer file of a checkpoint that is to be resumed, after checking that it is a valid
+     * safetensors file with exp_avg and exp_avg_sq of every parameter of the checkpoint's config.
+     */
     public static Path optimizerFile(Path dir) {
         Path f = dir.resolve("optimizer.safetensors");
-        if (!Files.isRegularFile(f)) throw new UserError("checkpoint " + dir + " has no optimizer.safetensors, so it cannot be resumed; use --init");
+        if (!Files.isRegularFile(f)) {
+            throw new UserError("checkpoint " + dir + " has no optimizer.safetensors, so it cannot be resumed; use --init to start a new run from its weights");
+        }
+        try (SafetensorsReader r = SafetensorsReader.open(f)) {
+            for (HfNames.Param p : HfNames.params(readConfig(dir))) {
+                for (String moment : new String[]{".exp_avg", ".exp_avg_sq"}) {
+                    if (!r.has(p.name() + moment)) {
+                        throw new UserError("checkpoint " + f + " has no tensor \"" + p.name() + moment + "\", so the run cannot be resumed;"
+                                + " use --init to start a new run from its weights");
+                    }
+                    r.require(p.name() + moment, p.shape());
+                }
+            }
+        }
         return f;
     }
 

@@ -31,13 +31,21 @@ public record Layout(int dp, int pp, int cp, int tp, int zero, int microBatches,
         if (pp > 1) throw new UserError("pipeline parallel (--pp " + pp + ") is not available yet; use --pp 1");
         if (cp > 1) throw new UserError("context parallel (--cp " + cp + ") is not available yet; use --cp 1");
         if (tp > 1) {
-            if (model.nHeads() % tp != 0) throw new UserError("heads=" + model.nHeads() + " is not divisible by --tp " + tp);
-            if (model.nKvHeads() % tp != 0) throw new UserError("kv_heads=" + model.nKvHeads() + " is not divisible by --tp " + tp);
-            if (model.ffnDim() % tp != 0) throw new UserError("ffn_dim=" + model.ffnDim() + " is not divisible by --tp " + tp);
-            if (model.vocabSize() % tp != 0) throw new UserError("vocab=" + model.vocabSize() + " is not divisible by --tp " + tp);
+            // Each tp rank holds whole heads, MLP columns and vocabulary rows.
+            requireDivisible(model.nHeads(), "attention heads (num_attention_heads)");
+            requireDivisible(model.nKvHeads(), "key/value heads (num_key_value_heads)");
+            requireDivisible(model.ffnDim(), "MLP width (intermediate_size)");
+            requireDivisible(model.vocabSize(), "vocabulary (vocab_size)");
         }
         if (sequenceParallel && seq % tp != 0) {
-            throw new UserError("sequence length " + seq + " is not divisible by --tp " + tp + " (needed by --sequence-parallel)");
+            throw new UserError("sequence length " + seq + " is not divisible by --tp " + tp + " (needed by --sequence-parallel, which splits"
+                    + " the sequence over the tp ranks); choose --seq as a multiple of " + tp + " or drop --sequence-parallel");
+        }
+    }
+
+    private void requireDivisible(int n, String what) {
+        if (n % tp != 0) {
+            throw new UserError("the model's " + n + " " + what + " cannot be split over --tp " + tp + "; choose a --tp that divides " + n);
         }
     }
 

@@ -1,0 +1,247 @@
+package fourfold.it.cli;
+
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+import static fourfold.it.cli.Cli.run;
+import static fourfold.it.cli.Cli.train;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Every mistake a user can make on the command line ends the same way: exit code 2 (3 for out of
+ * device memory), ONE line on stderr, "fourfold: error: " + what is wrong + how to fix it, no
+ * stack trace, and no checkpoint that existed before is damaged.
+ */
+class CliBadInputTest {
+    @TempDir
+    static Path dir;
+    /** A good checkpoint of the `test` preset (read only: tests copy it before they damage anything). */
+    static Path good;
+    static Path corpus;
+
+    @BeforeAll
+    static void trainOnce() {
+        corpus = Cli.Fixture.get().corpus();
+        good = Cli.Fixture.get().checkpoint();
+    }
+
+    /** Runs the command, checks the one-line error and returns the message after "fourfold: error: ". */
+    private static String error(Cli.Run r) {
+        return r.requireOneLineError(2).substring("fourfold: error: ".length());
+    }
+
+    private static void assertMentions(String message, String... parts) {
+        for (String p : parts) assertTrue(message.contains(p), "the message should mention '" + p + "': " + message);
+    }
+
+    // ---- data -----------------------------------------------------------------------------------
+
+    @Test
+    void missingDataFile() {
+        String m = error(train("--data", dir.resolve("no-such.txt")));
+        assertMentions(m, "no-such.txt", "does not exist", "--data");
+    }
+
+    @Test
+    void emptyDataFile() {
+        Path empty = Cli.write(dir.resolve("empty.txt"), new byte[0]);
+        assertMentions(error(train("--data", empty)), "empty.txt", "is empty");
+    }
+
+    @Test
+    void dataShorterThanOneWindow() {
+        Path shortFile = Cli.write(dir.resolve("short.txt"), "To be, or not".getBytes(StandardCharsets.UTF_8));
+        assertMentions(error(train("--data", shortFile, "--seq", "16")), "short.txt", "fewer than one window of 17 bytes", "--seq");
+        // eval scores the whole file: the same rule, the same kind of message.
+        assertMentions(error(run("eval", "--checkpoint", good.toString(), "--data", shortFile.toString(), "--seq", "16")),
+                "short.txt", "fewer than one window");
+    }
+
+    // ---- flags ----------------------------------------------------------------------------------
+
+    @Test
+    void unknownPreset() {
+        assertMentions(error(train("--preset", "huge")), "unknown preset 'huge'", "test, tiny, small");
+    }
+
+    @Test
+    void unknownFlagAndBadValuesAreOneLineUsageErrors() {
+        // picocli's usage errors: no usage dump, one line that points at --help.
+        assertMentions(error(run("train", "--stepz", "3")), "--stepz", "--steps", "fourfold train --help");
+        assertMentions(error(run("train", "--steps", "abc")), "--steps", "abc", "fourfold train --help");
+        assertMentions(error(run("eval", "--json")), "--checkpoint", "fourfold eval --help");
+        assertMentions(error(run("trian")), "trian", "train");
+        assertMentions(error(train("--steps", "0")), "--steps", ">= 1");
+        assertMentions(error(train("--device-memory", "lots")), "--device-memory", "lots", "512m");
+        assertMentions(error(train("--device-memory", "100t", "--dp", "2", "--batch", "4")), "--device-memory 100.00 TiB x 2 device(s)", "exceeds this machine");
+        assertMentions(error(train("--lr-schedule", "linear")), "--lr-schedule", "cosine or constant");
+        assertMentions(error(run("generate", "--checkpoint", good.toString(), "--temperature", "-1")), "--temperature");
+    }
+
+    // ---- layouts --------------------------------------------------------------------------------
+
+    @Test
+    void batchNotDivisibleByDpTimesMicroBatches() {
+        assertMentions(error(train("--batch", "6", "--dp", "2", "--micro-batches", "2")), "6", "dp x micro-batches = 2 x 2", "multiple of 4");
+    }
+
+    @Test
+    void zeroStageOutOfRange() {
+        assertMentions(error(train("--zero", "5", "--dp", "2")), "--zero", "0, 1, 2 or 3", "5");
+    }
+
+    @Test
+    void headsNotDivisibleByTp() {
+        // The `test` preset has 4 heads.
+        assertMentions(error(train("--tp", "3")), "4 attention heads", "--tp 3", "divides 4");
+    }
+
+    @Test
+    void sequenceParallelNeedsSeqDivisibleByTp() {
+        assertMentions(error(train("--tp", "2", "--seq", "15", "--sequence-parallel")), "15", "--tp 2", "--sequence-parallel");
+    }
+
+    // ---- checkpoints ----------------------------------------------------------------------------
+
+    @Test
+    void evalOfAMissingCheckpoint() {
+        assertMentions(error(run("eval", "--checkpoint", dir.resolve("nowhere").toString())), "nowhere", "does not exist", "fourfold train --out");
+        assertMentions(error(run("generate", "--checkpoint", dir.resolve("nowhere").toString())), "nowhere", "does not exist");
+    }
+
+    @Test
+    void resumeOfATruncatedModelLeavesTheCheckpointAsItWas() throws IOException {
+        Path ck = Cli.copyDir(good, dir.resolve("truncated"));
+        try (RandomAccessFile f = new RandomAccessFile(ck.resolve("model.safetensors").toFile(), "rw")) {
+            f.setLength(f.length() / 2);
+        }
+        Map<String, byte[]> before = Cli.snapshot(ck);
+        // Resumed in place, the usual way: the failure must not touch the directory it reads.
+        String m = error(run("train", "--resume", ck.toString(), "--steps", "6", "--out", ck.toString(), "--no-progress", "--threads-per-device", "1"));
+        assertMentions(m, "corrupt safetensors file", "model.safetensors", "truncated");
+        Cli.assertSameFiles(before, ck, "a failed --resume");
+        assertMentions(error(run("eval", "--checkpoint", ck.toString())), "corrupt safetensors file", "model.safetensors");
+    }
+
+    @Test
+    void garbageSafetensorsHeaders() throws IOException {
+        Path ck = Cli.copyDir(good, dir.resolve("garbage"));
+        byte[] bytes = Files.readAllBytes(ck.resolve("model.safetensors"));
+        // A plausible length whose header is not JSON.
+        byte[] junk = "<html>not a tensor file</html>".getBytes(StandardCharsets.UTF_8);
+        System.arraycopy(junk, 0, bytes, 8, junk.length);
+        Files.write(ck.resolve("model.safetensors"), bytes);
+        assertMentions(error(run("eval", "--checkpoint", ck.toString())), "corrupt safetensors file", "model.safetensors", "JSON");
+        assertMentions(error(run("generate", "--checkpoint", ck.toString())), "corrupt safetensors file");
+
+        Path ck2 = Cli.copyDir(good, dir.resolve("garbage-optimizer"));
+        Files.write(ck2.resolve("optimizer.safetensors"), "this is not a safetensors file at all".getBytes(StandardCharsets.UTF_8));
+        Map<String, byte[]> before = Cli.snapshot(ck2);
+        assertMentions(error(run("train", "--resume", ck2.toString(), "--steps", "6", "--out", ck2.toString(), "--no-progress")),
+                "corrupt safetensors file", "optimizer.safetensors");
+        Cli.assertSameFiles(before, ck2, "a failed --resume");
+    }
+
+    @Test
+    void checkpointWhoseWeightsDoNotMatchItsConfig() throws IOException {
+        // config.json of `tiny` (dim 128) beside the weights of `test` (dim 64).
+        Path ck = Cli.copyDir(good, dir.resolve("mismatch"));
+        String config = Files.readString(ck.resolve("config.json"))
+                .replace("\"hidden_size\": 64", "\"hidden_size\": 128").replace("\"head_dim\": 16", "\"head_dim\": 32");
+        Files.writeString(ck.resolve("config.json"), config);
+        assertMentions(error(run("eval", "--checkpoint", ck.toString())), "does not match", "model.embed_tokens.weight", "(256, 64)", "(256, 128)");
+        assertMentions(error(train("--init", ck, "--preset", "tiny")), "--preset", "--init");
+        assertMentions(error(run("train", "--init", ck.toString(), "--steps", "1", "--no-progress")), "does not match");
+    }
+
+    @Test
+    void resumeRefusesOptionsThatWouldChangeTheRun() {
+        // A resumed run keeps batch, seq, lr, data...: only --steps (and where/how it runs) may change.
+        Path ck = Cli.copyDir(good, dir.resolve("resume-options"));
+        assertMentions(error(run("train", "--resume", ck.toString(), "--batch", "8", "--out", ck.toString())), "--batch", "--resume", "4");
+        assertMentions(error(run("train", "--resume", ck.toString(), "--init", good.toString())), "--init", "--resume");
+        // The same values as saved are fine (the original command line plus --resume), but the run is over.
+        assertMentions(error(run("train", "--resume", ck.toString(), "--batch", "4", "--seq", "16", "--preset", "test", "--device-memory", "64m", "--out", ck.toString())),
+                "already at step 3 of --steps 3", "raise --steps");
+    }
+
+    @Test
+    void resumeAfterTheDataMoved() throws IOException {
+        Path ck = Cli.copyDir(good, dir.resolve("data-moved"));
+        Path gone = dir.resolve("moved-away.txt");
+        String trainer = Files.readString(ck.resolve("trainer.json"));
+        Files.writeString(ck.resolve("trainer.json"), trainer.replace(corpus.toString(), gone.toString()));
+        assertMentions(error(run("train", "--resume", ck.toString(), "--steps", "4", "--out", ck.toString())),
+                gone.toString(), "does not exist any more", "--data");
+        // Its new location is accepted (the one flag of a run's settings that may be given anew).
+        run("train", "--resume", ck.toString(), "--steps", "4", "--data", corpus.toString(), "--out", ck.toString(),
+                "--device-memory", "64m", "--threads-per-device", "1", "--no-progress").requireSuccess();
+    }
+
+    @Test
+    void hfConfigErrorsThroughInit() throws IOException {
+        String[][] cases = {
+                // hidden_size, heads, kv_heads, expected words
+                {"60", "8", "8", "hidden_size 60 is not divisible by num_attention_heads 8"},
+                {"64", "4", "3", "num_attention_heads 4 is not divisible by num_key_value_heads 3"},
+                {"36", "4", "4", "head size 36/4 = 9 is odd"},
+        };
+        for (String[] c : cases) {
+            Path ck = dir.resolve("hf-" + c[0] + "-" + c[1] + "-" + c[2]);
+            Files.createDirectories(ck);
+            Files.writeString(ck.resolve("config.json"), """
+                    {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": 256,
+                     "hidden_size": %s, "intermediate_size": 128, "num_hidden_layers": 2,
+                     "num_attention_heads": %s, "num_key_value_heads": %s, "max_position_embeddings": 32}
+                    """.formatted(c[0], c[1], c[2]));
+            Files.copy(good.resolve("model.safetensors"), ck.resolve("model.safetensors"));
+            String m = error(run("train", "--init", ck.toString(), "--steps", "1", "--no-progress"));
+            assertMentions(m, c[3], ck.resolve("config.json").toString());
+        }
+    }
+
+    // ---- output ---------------------------------------------------------------------------------
+
+    @Test
+    void outputUnderARegularFile() {
+        Path file = Cli.write(dir.resolve("a-file"), new byte[]{1});
+        assertMentions(error(train("--out", file.resolve("ck"))), "a-file", "not a writable directory", "--out");
+        // Checked before training, not when the file is first written (the trace: after the last step).
+        Path out = dir.resolve("never-written");
+        assertMentions(error(train("--out", out, "--metrics-out", file.resolve("m.jsonl"))), "a-file", "--metrics-out");
+        assertMentions(error(train("--out", out, "--trace", file.resolve("t.json"))), "a-file", "--trace");
+        assertFalse(Files.exists(out), "nothing written");
+    }
+
+    @Test
+    void outOfDeviceMemoryExits3AndKeepsTheExistingCheckpoint() {
+        Path ck = Cli.copyDir(good, dir.resolve("survivor"));
+        Map<String, byte[]> before = Cli.snapshot(ck);
+        Cli.Run r = train("--data", corpus, "--device-memory", "1m", "--out", ck);
+        assertEquals(3, r.code(), () -> "exit code of\n" + r.describe());
+        Cli.assertNoStackTrace(r);
+        List<String> errors = r.errLines().stream().filter(l -> l.startsWith("fourfold: error: ")).toList();
+        assertEquals(1, errors.size(), () -> "one error line:\n" + r.describe());
+        assertEquals(errors.get(0), r.errLines().getLast(), "the error is the last line");
+        // Only the banner may come before it: the run got as far as placing the model.
+        assertTrue(r.errLines().size() <= 2 && r.errLines().getFirst().startsWith("fourfold:"), () -> "nothing but banner and error:\n" + r.describe());
+        assertMentions(errors.get(0), "device 0 out of memory", "capacity 1.00 MiB", "--device-memory");
+        Cli.assertSameFiles(before, ck, "a run that failed before saving");
+        try (var s = Files.list(dir)) {
+            assertFalse(s.anyMatch(p -> p.getFileName().toString().startsWith(".survivor.")), "no temporary directory left behind");
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+}
