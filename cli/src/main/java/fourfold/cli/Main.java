@@ -88,9 +88,14 @@ public final class Main implements Runnable {
         return code;
     }
 
-    /** Messages are printed as one line, whatever a library put into them. */
+    /**
+     * Messages are printed as one line, whatever a library put into them, and without the Java
+     * class names some libraries prefix ("java.io.EOFException: End of input ..." reads as
+     * "End of input ...").
+     */
     static String oneLine(String s) {
-        return s == null || s.isBlank() ? "(no message)" : s.strip().replaceAll("\\s*\\R\\s*", " ");
+        if (s == null || s.isBlank()) return "(no message)";
+        return s.strip().replaceAll("\\s*\\R\\s*", " ").replaceAll("\\b(?:[a-z_][a-z0-9_]*\\.)+[A-Z]\\w*(?:Exception|Error): ", "");
     }
 
     private static String decapitalize(String s) {

@@ -150,7 +150,7 @@ public final class Checkpoints {
         } catch (UserError e) {
             throw e;
         } catch (IOException | RuntimeException e) {
-            throw new UserError("cannot read " + f + " (" + oneLine(e.getMessage()) + "); the checkpoint cannot be resumed, use --init to start a new run from its weights");
+            throw new UserError("cannot read " + f + " (" + reason(e) + "); the checkpoint cannot be resumed, use --init to start a new run from its weights");
         }
     }
 
@@ -171,8 +171,14 @@ public final class Checkpoints {
         throw new UserError(f + " has no \"" + key + "\"; the checkpoint cannot be resumed, use --init to start a new run from its weights");
     }
 
-    private static String oneLine(String s) {
-        return s == null ? "" : s.replaceAll("\\s*\\R\\s*", " ");
+    /** What went wrong, for a user: the innermost cause's message, without Java class names or links. */
+    private static String reason(Throwable e) {
+        Throwable t = e;
+        while (t.getCause() != null && t.getCause().getMessage() != null) t = t.getCause();
+        String m = t.getMessage() == null ? "unreadable" : t.getMessage();
+        int see = m.indexOf("\nSee ");
+        if (see < 0) see = m.indexOf(" See https://");
+        return (see >= 0 ? m.substring(0, see) : m).replaceAll("\\s*\\R\\s*", " ").strip();
     }
 
     public static int readStep(Path dir) {
@@ -182,7 +188,7 @@ public final class Checkpoints {
         } catch (UserError e) {
             throw e;
         } catch (IOException | RuntimeException e) {
-            throw new UserError("cannot read " + f + " (" + oneLine(e.getMessage()) + "); the checkpoint cannot be resumed, use --init to start a new run from its weights");
+            throw new UserError("cannot read " + f + " (" + reason(e) + "); the checkpoint cannot be resumed, use --init to start a new run from its weights");
         }
     }
 

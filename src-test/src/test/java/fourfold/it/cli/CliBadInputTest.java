@@ -151,6 +151,13 @@ class CliBadInputTest {
         assertMentions(error(run("train", "--resume", ck2.toString(), "--steps", "6", "--out", ck2.toString(), "--no-progress")),
                 "corrupt safetensors file", "optimizer.safetensors");
         Cli.assertSameFiles(before, ck2, "a failed --resume");
+
+        Path ck3 = Cli.copyDir(good, dir.resolve("garbage-trainer"));
+        Files.writeString(ck3.resolve("trainer.json"), "{\"format\": 1, \"step\": ");
+        assertMentions(error(run("train", "--resume", ck3.toString(), "--steps", "6", "--out", ck3.toString(), "--no-progress")),
+                "trainer.json", "cannot be resumed", "--init");
+        Files.writeString(ck3.resolve("config.json"), "{\"hidden_size\": 64, ");
+        assertMentions(error(run("eval", "--checkpoint", ck3.toString())), "config.json", "not valid JSON");
     }
 
     @Test
