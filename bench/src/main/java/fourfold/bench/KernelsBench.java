@@ -44,7 +44,8 @@ import java.util.concurrent.TimeUnit;
  * copies of a working set as large as the kernel's ({@link #copyRows} N x C, {@link #copyHidden}
  * N x F, {@link #copyParams} 3 x C x F; {@link #copyDram} 64 MB): how fast this core streams data
  * from the cache level the kernel's data lives in. SwiGLU and cross-entropy are bound by exp, not
- * by memory: {@link #expHidden} (one vector exp per element of N x F) is their compute reference.
+ * by memory: {@link #elementwiseExp} (the kernels' exp over N x F) is their compute reference, and
+ * {@link #expHidden} the JDK's SVML exp for comparison.
  *
  * <p>Run: {@code java --add-modules=jdk.incubator.vector --enable-native-access=ALL-UNNAMED -jar bench/target/benchmarks.jar KernelsBench}
  */
@@ -158,7 +159,13 @@ public class KernelsBench {
         MemorySegment.copy(grad.segment(), 0, m.segment(), 0, (long) 3 * C * F * Float.BYTES);
     }
 
-    /** exp of every element of gate into h: the compute roofline of SwiGLU and cross-entropy. */
+    /** The kernels' own exp over N x F (Elementwise.exp): the compute floor of SwiGLU and cross-entropy. */
+    @Benchmark
+    public void elementwiseExp() {
+        Elementwise.exp(gate, h);
+    }
+
+    /** The JDK's vector exp (Intel SVML) over N x F, for comparison: faster, but not reproducible across JIT tiers. */
     @Benchmark
     public void expHidden() {
         MemorySegment src = gate.segment(), dst = h.segment();

@@ -97,20 +97,17 @@ public final class CrossEntropy {
         KernelSupport.requireLength(op, "out", out.length, N, "one per row of " + logits);
         MemorySegment sl = logits.segment();
         Device device = logits.device();
-        int bound = S.loopBound(V); // full vectors; a masked tail covers [bound, V)
         device.parallelFor(N, KernelSupport.rowGrain(V), (r0, r1) -> {
-            float[] lanes = new float[S.length()];
+            float[] lanes = new float[S.length()], e = KernelSupport.expScratch();
             for (int r = r0; r < r1; r++) {
                 long row = (long) r * V * Float.BYTES;
-                float mx = max[r];
                 FloatVector acc = FloatVector.zero(S);
-                int i = 0;
-                for (; i < bound; i += S.length()) {
-                    acc = acc.add(FloatVector.fromMemorySegment(S, sl, row + (long) i * Float.BYTES, NATIVE).sub(mx).lanewise(VectorOperators.EXP));
-                }
-                if (i < V) { // lanes past V would add exp(0 - max): add only the masked ones
-                    VectorMask<Float> m = S.indexInRange(i, V);
-                    acc = acc.add(FloatVector.fromMemorySegment(S, sl, row + (long) i * Float.BYTES, NATIVE, m).sub(mx).lanewise(VectorOperators.EXP), m);
+                for (int c = 0; c < V; c += KernelSupport.EXP_CHUNK) { // EXP_CHUNK is a whole number of vectors:
+                    int len = Math.min(KernelSupport.EXP_CHUNK, V - c);   // lane j always sums columns j, j + L, ...
+                    KernelSupport.exp(sl, row + (long) c * Float.BYTES, len, 1f, max[r], e);
+                    int i = 0;
+                    for (; i + S.length() <= len; i += S.length()) acc = acc.add(FloatVector.fromArray(S, e, i));
+                    if (i < len) acc = acc.add(FloatVector.fromArray(S, e, i), S.indexInRange(i, len)); // e past len is padding
                 }
                 acc.intoArray(lanes, 0);
                 out[r] = KernelSupport.sumLanes(lanes);
@@ -151,31 +148,27 @@ public final class CrossEntropy {
         KernelSupport.requireLength(op, "max", max.length, N, "one per row of " + logits);
         KernelSupport.requireLength(op, "sumExp", sumExp.length, N, "one per row of " + logits);
         MemorySegment sl = logits.segment(), sd = dlogits.segment();
-        int bound = S.loopBound(V); // full vectors; a masked tail covers [bound, V)
         Device device = logits.device();
         device.parallelFor(N, KernelSupport.rowGrain(V), (r0, r1) -> {
+            float[] e = KernelSupport.expScratch();
             for (int r = r0; r < r1; r++) {
-                long row = (long) r * V;
-                float mx = max[r];
+                long row = (long) r * V * Float.BYTES;
                 float inv = 1.0f / sumExp[r];
-                int t = targets[r] - vocabStart;
-                boolean here = t >= 0 && t < V;
-                float xt = here ? sl.getAtIndex(Tensor.F32, row + t) : 0f; // read before an in-place overwrite
-                int i = 0;
-                for (; i < bound; i += S.length()) {
-                    long off = (row + i) * Float.BYTES;
-                    FloatVector.fromMemorySegment(S, sl, off, NATIVE).sub(mx).lanewise(VectorOperators.EXP)
-                            .mul(inv).mul(gradScale).intoMemorySegment(sd, off, NATIVE);
-                }
-                if (i < V) {
-                    VectorMask<Float> m = S.indexInRange(i, V);
-                    long off = (row + i) * Float.BYTES;
-                    FloatVector.fromMemorySegment(S, sl, off, NATIVE, m).sub(mx).lanewise(VectorOperators.EXP)
-                            .mul(inv).mul(gradScale).intoMemorySegment(sd, off, NATIVE, m);
-                }
-                if (here) { // subtract the one-hot: softmax[t] - 1, computed again so the 1 is exact
-                    float p = (float) Math.exp(xt - mx) * inv;
-                    sd.setAtIndex(Tensor.F32, row + t, (p - 1f) * gradScale);
+                int t = targets[r] - vocabStart; // the one-hot column, if this slice holds it
+                for (int c = 0; c < V; c += KernelSupport.EXP_CHUNK) {
+                    int len = Math.min(KernelSupport.EXP_CHUNK, V - c);
+                    KernelSupport.exp(sl, row + (long) c * Float.BYTES, len, 1f, max[r], e); // reads the chunk before it is overwritten
+                    int i = 0;
+                    for (; i + S.length() <= len; i += S.length()) {
+                        FloatVector.fromArray(S, e, i).mul(inv).mul(gradScale).intoMemorySegment(sd, row + (long) (c + i) * Float.BYTES, NATIVE);
+                    }
+                    if (i < len) {
+                        FloatVector.fromArray(S, e, i).mul(inv).mul(gradScale)
+                                .intoMemorySegment(sd, row + (long) (c + i) * Float.BYTES, NATIVE, S.indexInRange(i, len));
+                    }
+                    if (t >= c && t < c + len) { // subtract the one-hot: (softmax - 1) rounded once, so the 1 is exact
+                        sd.setAtIndex(Tensor.F32, (long) r * V + t, (e[t - c] * inv - 1f) * gradScale);
+                    }
                 }
             }
         });

@@ -131,6 +131,29 @@ public final class Elementwise {
     }
 
     /**
+     * out = exp(x), elementwise, with the kernels' reproducible exp (below 1 ulp; the same bits on
+     * every CPU and JIT tier, see KernelSupport.exp). out may alias x.
+     */
+    public static void exp(Tensor x, Tensor out) {
+        String op = "Elementwise.exp";
+        Tensor.requireSameDevice(op, x, out);
+        KernelSupport.requireSameNumel(op, x, out);
+        long n = x.numel();
+        MemorySegment sx = x.segment(), so = out.segment();
+        Device device = x.device();
+        device.parallelFor(blocks(n), 1, (b0, b1) -> {
+            float[] e = KernelSupport.expScratch();
+            long end = Math.min(n, (long) b1 * BLOCK);
+            for (long c = (long) b0 * BLOCK; c < end; c += KernelSupport.EXP_CHUNK) {
+                int len = (int) Math.min(KernelSupport.EXP_CHUNK, end - c);
+                KernelSupport.exp(sx, c * Float.BYTES, len, 1f, 0f, e);
+                MemorySegment.copy(e, 0, so, Tensor.F32, c * Float.BYTES, len);
+            }
+        });
+        device.recordCompute("elementwise.exp", 20.0 * n, 8.0 * n);
+    }
+
+    /**
      * Sum of x², accumulated in double in a fixed order (bitwise reproducible; for the gradient norm).
      * Each square of a float is exact in double; the order is: within a block of SUM_BLOCK elements,
      * 2 x D.length() lane sums, added pairwise, then the block sums in index order. No step depends on

@@ -52,7 +52,7 @@ class CrossEntropyTest {
 
     @Test
     void lossAndGradientMatchDoubleReference() {
-        int[][] sizes = {{1, 1}, {1, 17}, {5, 256}, {3, 1000}};
+        int[][] sizes = {{1, 1}, {1, 17}, {5, 256}, {1, 4100}}; // 4100: a row spans several exp chunks (2048) and a tail
         float scale = 0.125f;
         for (int[] s : sizes) {
             int N = s[0], V = s[1];

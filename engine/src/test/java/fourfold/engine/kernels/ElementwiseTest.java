@@ -15,7 +15,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Elementwise kernels against scalar loops; sumOfSquares against a double sum, bitwise across thread counts. */
 class ElementwiseTest {
-    /** 1, a vector tail, and sizes spanning several parallel blocks (16384 elements) with a tail. */
+    /**
+     * 1, a vector tail, and a size spanning several parallel blocks (16384 elements) with a tail;
+     * for sumOfSquares it is 13 blocks of 4096, split in 2 chunks on 2 workers and 3 on 3.
+     */
     private static final int[] SIZES = {1, 17, 1000, 3 * 16384 + 5};
 
     private static Device device;
@@ -87,10 +90,44 @@ class ElementwiseTest {
                 assertEquals(expected, two, expected * n * 0x1p-52, "sumOfSquares n=" + n + " vs sequential double sum");
                 assertEquals(Double.doubleToRawLongBits(two), Double.doubleToRawLongBits(three),
                         "sumOfSquares n=" + n + " must be bitwise equal on 2 and 3 workers: " + two + " vs " + three);
-                for (int rep = 0; rep < 3; rep++) {
-                    assertEquals(Double.doubleToRawLongBits(two), Double.doubleToRawLongBits(Elementwise.sumOfSquares(t2)),
-                            "sumOfSquares n=" + n + " must repeat bitwise");
-                }
+            }
+        }
+    }
+
+    /** exp: the kernels' own (also inside SwiGLU and cross-entropy) against Math.exp in double. */
+    @Test
+    void expIsWithinOneUlpAndHandlesTheEnds() {
+        int n = 50_003; // not a whole number of vectors nor of exp chunks: the tails are exercised
+        float[] x = new float[n];
+        for (int i = 0; i < n; i++) x[i] = -104f + i * (193f / n); // [-104, 89)
+        float[] e;
+        try (Tensor t = tensor(device, "x", x)) {
+            Elementwise.exp(t, t);
+            e = t.toArray();
+        }
+        double worst = 0;
+        float worstX = 0;
+        for (int i = 0; i < n; i++) {
+            double exact = Math.exp(x[i]);
+            if (exact > Float.MAX_VALUE) {
+                assertEquals(Float.POSITIVE_INFINITY, e[i], "exp(" + x[i] + ") overflows");
+                continue;
+            }
+            // in ulps of the result; below the normal range in ulps of the smallest normal (the subnormal spacing)
+            double ulps = Math.abs(e[i] - exact) / Math.ulp((float) Math.max(exact, Float.MIN_NORMAL));
+            if (ulps > worst) {
+                worst = ulps;
+                worstX = x[i];
+            }
+        }
+        assertTrue(worst <= 1, "exp is " + worst + " ulps off at x = " + worstX + ", expected <= 1");
+        float[] special = {Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY, 0f, -0f, 88.72f, 88.73f, -200f, 1f};
+        float[] expected = {Float.NaN, Float.POSITIVE_INFINITY, 0f, 1f, 1f, (float) Math.exp(88.72f), Float.POSITIVE_INFINITY, 0f, (float) Math.E};
+        try (Tensor t = tensor(device, "x", special); Tensor out = Tensor.zeros(device, MemoryTag.ACTIVATIONS, "y", special.length)) {
+            Elementwise.exp(t, out);
+            float[] got = out.toArray();
+            for (int i = 0; i < special.length; i++) {
+                assertEquals(expected[i], got[i], Float.isFinite(expected[i]) ? Math.ulp(expected[i]) : 0f, "exp(" + special[i] + ")");
             }
         }
     }
