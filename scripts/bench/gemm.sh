@@ -4,6 +4,9 @@
 #   scripts/bench/gemm.sh                        all cases of GemmBench (about 10 minutes)
 #   scripts/bench/gemm.sh -p shape=nt_768_512_512_t1,nn_1024_1024_1024_t2 -wi 3 -i 5
 #
+#   scripts/bench/gemm.sh --interleaved [case...]   fourfold and OpenBLAS alternated call by call in one
+#                                                   process (GemmBench$Interleaved): robust ratios on a busy machine
+#
 # Arguments go to JMH (-p shape=... picks cases; -wi/-i/-w/-r change warm-up and measurement).
 # The reference runs right after, with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset and
 # OPENBLAS_NUM_THREADS equal to the case's worker count. Results land in $GEMM_BENCH_OUT
@@ -20,6 +23,13 @@ PY=/usr/bin/python3 # Debian's python: it has numpy on OpenBLAS (pyenv's python3
 
 if [ ! -f bench/target/benchmarks.jar ] || [ -n "${GEMM_BENCH_BUILD:-}" ]; then
   mvn -B -o -q -pl bench -am package -DskipTests
+fi
+
+if [ "${1:-}" = "--interleaved" ]; then
+  shift
+  exec env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$JAVA_HOME/bin/java" --add-modules=jdk.incubator.vector \
+    --enable-native-access=ALL-UNNAMED -Dchronicle.analytics.disable=true -cp bench/target/benchmarks.jar \
+    'fourfold.bench.GemmBench$Interleaved' "$@"
 fi
 
 "$JAVA_HOME/bin/java" --add-modules=jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Djmh.ignoreLock=true \

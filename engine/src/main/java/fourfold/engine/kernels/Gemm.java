@@ -146,7 +146,7 @@ public final class Gemm {
                 int p0 = (int) ((long) K * kb / kBlocks);
                 int kc = (int) ((long) K * (kb + 1) / kBlocks) - p0;
                 boolean overwrite = !accumulate && kb == 0; // the first K block replaces C's old contents
-                GemmPack.packB(transB, b, bOff, ldb, p0, kc, jc, nc, pb, NR);
+                GemmPack.packB(transB, b, bOff, ldb, p0, kc, jc, nc, pb);
                 for (int ic = m0; ic < m1; ic += MC) {
                     int mc = Math.min(MC, m1 - ic);
                     GemmPack.packA(transA, a, aOff, lda, ic, mc, p0, kc, pa);

@@ -8,27 +8,29 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 
 /**
- * The register-tiled micro-kernels of {@link Gemm}: one (MR, nr) tile of C from a packed A
- * sliver (kc, MR) and a packed B sliver (kc, nr), as rank-1 updates: per k, nr/L vector loads of
- * B, MR broadcasts of A, MR*nr/L fused multiply-adds into accumulators that stay in registers.
+ * The register-tiled micro-kernel of {@link Gemm}: one (MR, 2L) tile of C from a packed A sliver
+ * (kc, MR) and a packed B sliver (kc, 2L), as rank-1 updates: per k, 2 vector loads of B, MR
+ * broadcasts of A and 2*MR fused multiply-adds into accumulators that stay in registers.
  *
- * <p>One shape, 6 rows x 2 vectors: 12 accumulators plus 2 B vectors and 1-2 broadcasts fit the
- * 16 vector registers of AVX2; on AVX-512 (32 registers, 16 lanes) the same code is a 6 x 32
- * tile that cannot spill. (A 6 x 4-vector tile for AVX-512 was written and tested but could not
- * be measured on an AVX-512 machine; C2 hoisting broadcasts could spill its 24 accumulators, so it
- * is not used.) The body is written out in full on purpose: vectors must stay in one method and in local
- * variables for C2 to keep them in registers, and every offset must be a loop-invariant base
- * plus k times a constant, or C2 leaves a bounds check per load in the loop.
+ * <p>The tile is 6 rows x 2 vectors: 12 accumulators plus 2 B vectors and 1-2 broadcasts fit the
+ * 16 vector registers of AVX2 (6 x 16 floats); with AVX-512 (16 lanes, 32 registers) the same code
+ * is a 6 x 32 tile with room to spare. A 6 x 4-vector tile for AVX-512 was written and passed the
+ * tests, but no AVX-512 machine was at hand to measure it and C2 hoisting broadcasts could spill
+ * its 24 accumulators, so it was dropped. The body is written out in full on purpose: vectors must
+ * stay in one method and in local variables for C2 to keep them in registers, and every offset
+ * must be a loop-invariant base plus k times a constant, or C2 leaves a bounds check per load in
+ * the loop.
  *
- * <p>C2's code for this loop is fragile; what was measured on AVX2 (Zen 3), in the compiled loop:
- * this form gives 37 instructions per 12 FMAs and no spills. Strides passed as parameters gave
- * 66 instructions (about 60% of the speed); A packed row-major (rows KC apart) made C2 hoist
- * four broadcasts and spill two accumulators to the stack (about half the speed), and so did a
- * 32-byte k stride for A. A spilled accumulator puts a store/load round trip into its FMA chain.
+ * <p>C2's code for this loop is fragile. Measured on AVX2 (Zen 3), in the compiled loop: this form
+ * gives 37 instructions per 12 FMAs and no spills. Strides passed as parameters gave 66
+ * instructions (about 60% of the speed); A packed row-major (rows KC apart) made C2 hoist four
+ * broadcasts and spill two accumulators to the stack (about half the speed), and so did a 32-byte
+ * k stride for A; unrolling k by 2 by hand spilled badly. A spilled accumulator puts a store/load
+ * round trip into its FMA chain.
  *
- * <p>Every C element is summed as acc = fma(a[k], b[k], acc) over k in order from 0, then
- * stored (overwrite) or added to C once. Edge tiles run the same arithmetic on zero-padded
- * slivers, so an element's value never depends on which tile, and so which thread, computed it.
+ * <p>Every C element is summed as acc = fma(a[k], b[k], acc) over k in order from 0, then stored
+ * (overwrite) or added to C once. Edge tiles run the same arithmetic on zero-padded slivers, so an
+ * element's value never depends on which tile, and so which thread, computed it.
  */
 final class GemmKernels {
     private GemmKernels() {}
@@ -43,7 +45,11 @@ final class GemmKernels {
     /** Rows of a micro-tile (A elements broadcast per k). */
     static final int MR = 6;
 
-    /** C tile (6, 2*L) from an A sliver (kc, 6) and a B sliver (kc, 2*L). */
+    /**
+     * C (6, 2L) tile at cOff [+]= A sliver (kc, 6) at aOff · B sliver (kc, 2L) at bOff; offsets in
+     * bytes. {@code rows} x {@code cols} is the part of the tile inside C (less at C's edges);
+     * {@code overwrite} stores instead of adding.
+     */
     static void kernel6x2(int kc, MemorySegment pa, long aOff, MemorySegment pb, long bOff,
             MemorySegment c, long cOff, long ldcBytes, int rows, int cols, boolean overwrite, MemorySegment tile) {
         FloatVector c00 = FloatVector.zero(S), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
@@ -119,7 +125,7 @@ final class GemmKernels {
         if (!full) mergeTile(tile, 2 * L, c, cOff, ldcBytes, rows, cols, overwrite);
     }
 
-    /** Writes the valid (rows, cols) corner of a scratch tile (row stride nr) into C. */
+    /** Writes the valid (rows, cols) corner of a scratch tile (row stride nr floats) into C. */
     private static void mergeTile(MemorySegment tile, int nr, MemorySegment c, long cOff, long ldcBytes,
                                   int rows, int cols, boolean overwrite) {
         for (int r = 0; r < rows; r++) {

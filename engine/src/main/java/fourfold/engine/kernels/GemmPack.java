@@ -18,7 +18,7 @@ import java.nio.ByteOrder;
  * packed A, an (mc, kc) block: slivers of MR rows, k-major:   pa[s][k][r]  (MR floats per k)
  *   from A stored (K, lda) (transA): the MR values of one k are contiguous, one 8-float copy per k
  *   from A stored (M, lda): MR rows read side by side and interleaved
- * packed B, a (kc, nc) panel: slivers of nr columns, k-major: pb[s][k][c]  (nr floats per k)
+ * packed B, a (kc, nc) panel: slivers of NR columns, k-major: pb[s][k][c]  (NR floats per k)
  *   from B stored (K, ldb): a vector copy per k; from B stored (N, ldb) (transB): 8x8 transposes
  * </pre>
  * Offsets into A/B are in floats (as the BLAS-style call gives them), offsets into the packed
@@ -36,6 +36,9 @@ final class GemmPack {
     private static final ByteOrder NO = ByteOrder.nativeOrder();
     private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT_UNALIGNED;
     private static final int MR = GemmKernels.MR;
+    /** Columns of a B sliver: two vectors. */
+    private static final int NR = Gemm.NR;
+    private static final long VB = (long) L * Float.BYTES;
     /** Floats the packed A buffer needs past its last sliver: an MR-run is written as 8 floats. */
     static final int SLACK_A = 8;
 
@@ -108,59 +111,66 @@ final class GemmPack {
         }
     }
 
-    /** Packs k [p0, p0+kc) x columns [j0, j0+nc) of op(B) into {@code pb}, slivers of nr columns. */
-    static void packB(boolean transB, MemorySegment b, long bOff, int ldb, int p0, int kc, int j0, int nc,
-                      MemorySegment pb, int nr) {
-        int full = nc / nr * nr; // columns in full slivers
+    /** Packs k [p0, p0+kc) x columns [j0, j0+nc) of op(B) into {@code pb}, slivers of NR columns. */
+    static void packB(boolean transB, MemorySegment b, long bOff, int ldb, int p0, int kc, int j0, int nc, MemorySegment pb) {
+        int full = nc / NR * NR; // columns in full slivers
         if (!transB) {
-            packCopy(b, bOff, ldb, p0, kc, j0, full, pb, nr);
+            packCopy(b, bOff, ldb, p0, kc, j0, full, pb);
         } else {
-            packTransposed(b, bOff, ldb, p0, kc, j0, full, pb, nr);
+            packTransposed(b, bOff, ldb, p0, kc, j0, full, pb);
         }
-        if (full < nc) packEdgeB(transB, b, bOff, ldb, p0, kc, j0 + full, nc - full, pb, (long) full * kc * Float.BYTES, nr);
+        if (full < nc) packEdgeB(transB, b, bOff, ldb, p0, kc, j0 + full, nc - full, pb, (long) full * kc * Float.BYTES);
     }
 
-    /** Slivers copied together by {@link #packCopy}: fewer pages touched per row of B. */
-    private static final int GROUP = 4;
-
     /**
-     * B stored (K, ldb), the full slivers of columns [j0, j0+cols): for one k the sliver's nr
-     * columns are contiguous, a straight vector copy. GROUP slivers are copied side by side, so each
-     * row of B is read GROUP*nr floats at a time rather than nr (measured: 0.35 instead of 0.8 ns
-     * per float at ldb = 1024, where every row of B is another 4 KiB page).
+     * B stored (K, ldb), the full slivers of columns [j0, j0+cols): for one k a sliver's NR columns
+     * are contiguous, a straight copy of two vectors. Four slivers are copied side by side, so each
+     * row of B is read 4*NR floats at a time rather than NR (measured: 0.35 instead of 0.8 ns per
+     * float at ldb = 1024, where every row of B is another 4 KiB page).
      */
-    private static void packCopy(MemorySegment b, long bOff, int ldb, int p0, int kc, int j0, int cols,
-                                 MemorySegment pb, int nr) {
+    private static void packCopy(MemorySegment b, long bOff, int ldb, int p0, int kc, int j0, int cols, MemorySegment pb) {
         long ldbBytes = (long) ldb * Float.BYTES;
-        long kStride = (long) nr * Float.BYTES;
-        long sliverBytes = kc * kStride;
-        int slivers = cols / nr;
-        for (int g0 = 0; g0 < slivers; g0 += GROUP) {
-            int group = Math.min(GROUP, slivers - g0);
-            long src = (bOff + (long) p0 * ldb + j0 + (long) g0 * nr) * Float.BYTES;
-            long dst = g0 * sliverBytes;
+        long rowBytes = (long) NR * Float.BYTES;     // one k of one sliver
+        long sliverBytes = kc * rowBytes;
+        int slivers = cols / NR;
+        int s = 0;
+        for (; s + 4 <= slivers; s += 4) {
+            // bases hoisted, every address base + k * stride (C2 lifts the bounds checks)
+            long src = (bOff + (long) p0 * ldb + j0 + (long) s * NR) * Float.BYTES;
+            long dst = s * sliverBytes;
+            long d1 = dst + sliverBytes, d2 = d1 + sliverBytes, d3 = d2 + sliverBytes;
             for (int k = 0; k < kc; k++) {
-                long sk = src + k * ldbBytes, dk = dst + k * kStride;
-                for (int g = 0; g < group; g++) {
-                    long sg = sk + g * kStride, dg = dk + g * sliverBytes;
-                    for (int v = 0; v < nr; v += L) {
-                        FloatVector.fromMemorySegment(S, b, sg + (long) v * Float.BYTES, NO)
-                                .intoMemorySegment(pb, dg + (long) v * Float.BYTES, NO);
-                    }
-                }
+                long ks = src + k * ldbBytes, kd = k * rowBytes;
+                FloatVector.fromMemorySegment(S, b, ks, NO).intoMemorySegment(pb, dst + kd, NO);
+                FloatVector.fromMemorySegment(S, b, ks + VB, NO).intoMemorySegment(pb, dst + VB + kd, NO);
+                FloatVector.fromMemorySegment(S, b, ks + 2 * VB, NO).intoMemorySegment(pb, d1 + kd, NO);
+                FloatVector.fromMemorySegment(S, b, ks + 3 * VB, NO).intoMemorySegment(pb, d1 + VB + kd, NO);
+                FloatVector.fromMemorySegment(S, b, ks + 4 * VB, NO).intoMemorySegment(pb, d2 + kd, NO);
+                FloatVector.fromMemorySegment(S, b, ks + 5 * VB, NO).intoMemorySegment(pb, d2 + VB + kd, NO);
+                FloatVector.fromMemorySegment(S, b, ks + 6 * VB, NO).intoMemorySegment(pb, d3 + kd, NO);
+                FloatVector.fromMemorySegment(S, b, ks + 7 * VB, NO).intoMemorySegment(pb, d3 + VB + kd, NO);
+            }
+        }
+        for (; s < slivers; s++) {
+            long src = (bOff + (long) p0 * ldb + j0 + (long) s * NR) * Float.BYTES;
+            long dst = s * sliverBytes;
+            for (int k = 0; k < kc; k++) {
+                long ks = src + k * ldbBytes, kd = dst + k * rowBytes;
+                FloatVector.fromMemorySegment(S, b, ks, NO).intoMemorySegment(pb, kd, NO);
+                FloatVector.fromMemorySegment(S, b, ks + VB, NO).intoMemorySegment(pb, kd + VB, NO);
             }
         }
     }
 
-    /** The last sliver, with fewer than nr columns, in scalars; zeros right of the edge. */
+    /** The last sliver, with fewer than NR columns, in scalars; zeros right of the edge. */
     private static void packEdgeB(boolean transB, MemorySegment b, long bOff, int ldb, int p0, int kc, int j, int cols,
-                                 MemorySegment pb, long dst, int nr) {
-        for (int c = 0; c < nr; c++) {
+                                  MemorySegment pb, long dst) {
+        for (int c = 0; c < NR; c++) {
             long d = dst + (long) c * Float.BYTES;
             for (int k = 0; k < kc; k++) {
                 float v = 0f;
                 if (c < cols) v = b.get(F, (bOff + (transB ? (long) (j + c) * ldb + p0 + k : (long) (p0 + k) * ldb + j + c)) * Float.BYTES);
-                pb.set(F, d + (long) k * nr * Float.BYTES, v);
+                pb.set(F, d + (long) k * NR * Float.BYTES, v);
             }
         }
     }
@@ -174,15 +184,14 @@ final class GemmPack {
     private static final VectorShuffle<Float> HALF_HI = VectorShuffle.fromValues(S8, 4, 5, 6, 7, 12, 13, 14, 15);
 
     /** B stored (N, ldb), the full slivers of columns [j0, j0+cols): column c of op(B) is row j0+c of B; 8x8 transposes. */
-    private static void packTransposed(MemorySegment b, long bOff, int ldb, int p0, int kc, int j0, int cols,
-                                       MemorySegment pb, int nr) {
+    private static void packTransposed(MemorySegment b, long bOff, int ldb, int p0, int kc, int j0, int cols, MemorySegment pb) {
         long ldbBytes = (long) ldb * Float.BYTES;
-        long kStride = (long) nr * Float.BYTES;
-        int k8 = HAS_256 ? kc / 8 * 8 : 0; // k handled by 8x8 blocks; cols is a multiple of nr, so of 8
+        long kStride = (long) NR * Float.BYTES;
+        int k8 = HAS_256 ? kc / 8 * 8 : 0; // k handled by 8x8 blocks; cols is a multiple of NR, so of 8
         for (int c0 = 0; c0 < cols; c0 += 8) {
             long src = (bOff + (long) (j0 + c0) * ldb + p0) * Float.BYTES;
-            // column c0 lands in sliver c0/nr at column c0%nr
-            long dc = ((long) (c0 / nr) * nr * kc + c0 % nr) * Float.BYTES;
+            // column c0 lands in sliver c0/NR at column c0%NR
+            long dc = ((long) (c0 / NR) * NR * kc + c0 % NR) * Float.BYTES;
             for (int k = 0; k < k8; k += 8) {
                 long s = src + (long) k * Float.BYTES;
                 FloatVector r0 = FloatVector.fromMemorySegment(S8, b, s, NO);
@@ -215,7 +224,7 @@ final class GemmPack {
             // the k tail: one column at a time, reading B's rows contiguously
             for (int c = c0; c < c0 + 8; c++) {
                 long sc = (bOff + (long) (j0 + c) * ldb + p0) * Float.BYTES;
-                long d = ((long) (c / nr) * nr * kc + c % nr) * Float.BYTES;
+                long d = ((long) (c / NR) * NR * kc + c % NR) * Float.BYTES;
                 for (int k = k8; k < kc; k++) pb.set(F, d + k * kStride, b.get(F, sc + (long) k * Float.BYTES));
             }
         }
