@@ -77,7 +77,7 @@ final class KernelSupport {
      *
      * <p>Cephes' expf: n = round(x / ln 2), r = x - n ln 2 in two parts (|r| <= ln2 / 2),
      * exp(r) = 1 + r + r² P(r) with a degree-5 minimax P, then times 2^n applied as two powers of
-     * two so that neither leaves the normal range. Error below 1 ulp (SwiGluTest checks over
+     * two so that neither leaves the normal range. Error below 1 ulp (ElementwiseTest checks Elementwise.exp over
      * [-104, 89]); exp(x) = 0 below about -103.9, +inf above 88.72, NaN stays NaN.
      *
      * <p>A loop over memory rather than a function of one vector: a vector passed to a method C2
