@@ -58,7 +58,7 @@ final class AttentionForward {
                 } else {
                     visible += (long) nq * nk;
                 }
-                AttentionKernels.softmaxStep(sc.s, nk, sc.m, sc.lsum, sc.alpha);             // sᵀ <- pᵀ
+                AttentionKernels.softmaxStep(sc.s, nk, nq, kEnd, sc.m, sc.lsum, sc.alpha);             // sᵀ <- pᵀ
                 AttentionKernels.rescale(sc.o, hsP, hsP, sc.alpha, rowsQ);
                 AttentionKernels.accumulateTransposed(sc.s, sc.vp, k0 * L, kps, nk, sc.o, 0, hsP, rowsQ, hsP, kEnd); // o += p·v
             }
