@@ -27,10 +27,16 @@ final class AttentionKernels {
     static final VectorSpecies<Integer> I = F.withLanes(int.class);
     static final int L = F.length();
     /**
-     * Queries per block and keys per block. Equal, so that every block of scores, read straight
-     * or transposed, has the row stride 32 (a constant for the JIT).
+     * Queries per block and keys per block. A score block sᵀ is (BK, BQ) with the constant row
+     * stride BQ, read straight or transposed; BQ must hold whole 2-vector score tiles.
      */
-    static final int BQ = 32, BK = BQ;
+    static final int BQ = 32, BK = 32;
+
+    static {
+        if (BQ % (2 * L) != 0) {
+            throw new ExceptionInInitializerError("attention kernels: " + L + "-lane vectors do not tile BQ=" + BQ);
+        }
+    }
     /**
      * Rows of the register tiles. A 4 x 2-vector tile keeps 8 accumulators in flight: enough to
      * hide the FMA latency on two FMA units, and few enough for the 16 registers of AVX2.
