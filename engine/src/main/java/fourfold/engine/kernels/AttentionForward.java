@@ -1,14 +1,12 @@
 package fourfold.engine.kernels;
 
 import fourfold.engine.tensor.Tensor;
-import jdk.incubator.vector.FloatVector;
 
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 
 import static fourfold.engine.kernels.AttentionKernels.BK;
 import static fourfold.engine.kernels.AttentionKernels.BQ;
-import static fourfold.engine.kernels.AttentionKernels.F;
 import static fourfold.engine.kernels.AttentionKernels.L;
 import static fourfold.engine.kernels.AttentionKernels.TILE;
 import static fourfold.engine.kernels.AttentionKernels.roundUp;
