@@ -1,14 +1,12 @@
 package fourfold.engine.kernels;
 
 import fourfold.engine.tensor.Tensor;
-import jdk.incubator.vector.FloatVector;
 
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 
 import static fourfold.engine.kernels.AttentionKernels.BK;
 import static fourfold.engine.kernels.AttentionKernels.BQ;
-import static fourfold.engine.kernels.AttentionKernels.F;
 import static fourfold.engine.kernels.AttentionKernels.L;
 import static fourfold.engine.kernels.AttentionKernels.TILE;
 import static fourfold.engine.kernels.AttentionKernels.roundUp;
@@ -58,7 +56,7 @@ final class AttentionForward {
                 } else {
                     visible += (long) nq * nk;
                 }
-                AttentionKernels.softmaxStep(sc.s, nk, sc.m, sc.lsum, sc.alpha);             // sᵀ <- pᵀ
+                AttentionKernels.softmaxStep(sc.s, nk, nq, kEnd, sc.m, sc.lsum, sc.alpha);             // sᵀ <- pᵀ
                 AttentionKernels.rescale(sc.o, hsP, hsP, sc.alpha, rowsQ);
                 AttentionKernels.accumulateTransposed(sc.s, sc.vp, k0 * L, kps, nk, sc.o, 0, hsP, rowsQ, hsP, kEnd); // o += p·v
             }

@@ -27,10 +27,16 @@ final class AttentionKernels {
     static final VectorSpecies<Integer> I = F.withLanes(int.class);
     static final int L = F.length();
     /**
-     * Queries per block and keys per block. Equal, so that every block of scores, read straight
-     * or transposed, has the row stride 32 (a constant for the JIT).
+     * Queries per block and keys per block. A score block sᵀ is (BK, BQ) with the constant row
+     * stride BQ, read straight or transposed; BQ must hold whole 2-vector score tiles.
      */
-    static final int BQ = 32, BK = BQ;
+    static final int BQ = 32, BK = 32;
+
+    static {
+        if (BQ % (2 * L) != 0) {
+            throw new ExceptionInInitializerError("attention kernels: " + L + "-lane vectors do not tile BQ=" + BQ);
+        }
+    }
     /**
      * Rows of the register tiles. A 4 x 2-vector tile keeps 8 accumulators in flight: enough to
      * hide the FMA latency on two FMA units, and few enough for the 16 registers of AVX2.
@@ -222,14 +228,18 @@ final class AttentionKernels {
      * per query, the running max m and sum lsum are updated, sᵀ is overwritten with
      * pᵀ = exp(sᵀ - m_new), and alpha receives exp(m_old - m_new), the factor by which the
      * caller rescales what it accumulated so far. A query that has seen no visible key keeps
-     * m = -infinity, lsum = 0 and gets p = 0 (no NaN).
+     * m = -infinity, lsum = 0 and gets p = 0 (no NaN). With kEnd (the causal triangle of
+     * AttentionBlocks.trim, else null) only the rows some query of a column vector can see are
+     * processed: later rows are invisible (-infinity) and p·v does not read them.
      */
-    static void softmaxStep(float[] sT, int nk, float[] m, float[] lsum, float[] alpha) {
+    static void softmaxStep(float[] sT, int nk, int nq, int[] kEnd, float[] m, float[] lsum, float[] alpha) {
         FloatVector pinf = FloatVector.broadcast(F, Float.POSITIVE_INFINITY);
+        int lastTile = (nq - 1) / TILE;
         for (int c = 0; c < BQ; c += L) {
+            int jEnd = kEnd == null ? nk : kEnd[Math.min((c + L - 1) / TILE, lastTile)];
             FloatVector mOld = FloatVector.fromArray(F, m, c);
             FloatVector mNew = mOld;
-            for (int j = 0; j < nk; j++) { // max by compare + blend: Math.max semantics cost more on AVX2
+            for (int j = 0; j < jEnd; j++) { // max by compare + blend: Math.max semantics cost more on AVX2
                 FloatVector s = FloatVector.fromArray(F, sT, j * BQ + c);
                 mNew = mNew.blend(s, s.compare(VectorOperators.GT, mNew));
             }
@@ -237,7 +247,7 @@ final class AttentionKernels {
             FloatVector mSub = mNew.blend(pinf, mNew.compare(VectorOperators.EQ, Float.NEGATIVE_INFINITY));
             FloatVector a = exp(mOld.sub(mSub));
             FloatVector l = FloatVector.fromArray(F, lsum, c).mul(a);
-            for (int j = 0; j < nk; j++) {
+            for (int j = 0; j < jEnd; j++) {
                 int si = j * BQ + c;
                 FloatVector p = exp(FloatVector.fromArray(F, sT, si).sub(mSub));
                 p.intoArray(sT, si);

@@ -25,14 +25,20 @@ public record AttentionShape(int B, int T, int Tk, int nh, int nkv, int hs) {
 
     /** Refuses q/out (B,T,nh,hs), k/v (B,Tk,nkv,hs) or lse (B,nh,T) of another shape, naming {@code op}. */
     void requireQuery(String op, Tensor t) {
-        t.requireShape(op + " " + this, B, T, nh, hs);
+        require(op, t, B, T, nh, hs);
     }
 
     void requireKeyValue(String op, Tensor t) {
-        t.requireShape(op + " " + this, B, Tk, nkv, hs);
+        require(op, t, B, Tk, nkv, hs);
     }
 
     void requireLse(String op, Tensor t) {
-        t.requireShape(op + " " + this, B, nh, T);
+        require(op, t, B, nh, T);
+    }
+
+    private void require(String op, Tensor t, int... expected) {
+        boolean ok = t.rank() == expected.length;
+        for (int i = 0; ok && i < expected.length; i++) ok = t.dim(i) == expected[i];
+        if (!ok) t.requireShape(op + " " + this, expected); // the message is built only on failure
     }
 }

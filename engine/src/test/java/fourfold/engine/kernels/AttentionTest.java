@@ -355,6 +355,32 @@ class AttentionTest {
     }
 
     @Test
+    void vectorExpIsWithinTwoUlpAndExactAtTheEnds() {
+        int L = AttentionKernels.L;
+        float[] x = new float[L], y = new float[L];
+        double worst = 0;
+        for (int i = 0; i < 20000; i += L) {
+            for (int l = 0; l < L; l++) x[l] = -87f + 87.5f * (i + l) / 20000f; // [-87, 0.5]: what the kernels pass
+            AttentionKernels.exp(jdk.incubator.vector.FloatVector.fromArray(AttentionKernels.F, x, 0)).intoArray(y, 0);
+            for (int l = 0; l < L; l++) worst = Math.max(worst, Math.abs(y[l] / Math.exp(x[l]) - 1));
+        }
+        assertTrue(worst < 2.4e-7, "exp relative error " + worst + " should be under 2 ulp (2.4e-7)");
+        float[] ends = new float[L];
+        Arrays.fill(ends, Float.NEGATIVE_INFINITY);
+        ends[1 % L] = -87.5f;
+        ends[2 % L] = 0f;
+        AttentionKernels.exp(jdk.incubator.vector.FloatVector.fromArray(AttentionKernels.F, ends, 0)).intoArray(y, 0);
+        assertEquals(0f, y[0], "exp(-inf) is exactly 0");
+        if (L > 2) {
+            assertEquals(0f, y[1], "exp below -87 is flushed to 0");
+            assertEquals(1f, y[2], "exp(0) is exactly 1");
+        }
+        ends[0] = Float.NaN;
+        AttentionKernels.exp(jdk.incubator.vector.FloatVector.fromArray(AttentionKernels.F, ends, 0)).intoArray(y, 0);
+        assertTrue(Float.isNaN(y[0]), "exp(NaN) is NaN");
+    }
+
+    @Test
     void badShapesAndMasksAreRefused() {
         AttentionShape s = new AttentionShape(2, 8, 8, 4, 2, 16);
         AttentionMask mask = AttentionMask.causal(8);
