@@ -77,6 +77,8 @@ public final class Gemm {
      * BLAS-style core: C[cOff..] (M,N, row stride ldc) [+]= op(A) · op(B), offsets and strides in floats.
      * op(A) is (M,K): A is stored (M, lda) or, with transA, (K, lda). op(B) is (K,N): B is stored
      * (K, ldb) or, with transB, (N, ldb).
+     * C must not share memory with A or B (the Tensor forms check it; this form does not, as strided
+     * windows of one buffer may interleave without overlapping).
      */
     public static void gemm(Device device, boolean transA, boolean transB, int M, int N, int K,
                             MemorySegment a, long aOff, int lda,
