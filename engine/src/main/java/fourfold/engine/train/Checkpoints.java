@@ -15,7 +15,6 @@ import fourfold.engine.model.LlamaConfig;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Arrays;
 import java.util.Locale;
 import java.util.Map;
 
@@ -226,9 +225,5 @@ public final class Checkpoints {
             }
         }
         return f;
-    }
-
-    static String shape(int[] s) {
-        return Arrays.toString(s);
     }
 }

@@ -106,12 +106,6 @@ public final class RankTrainer implements AutoCloseable {
         return total;
     }
 
-    /** Sum of token losses over this rank's rows, summed over the data-parallel group (forward only). */
-    public double lossSum(Batch b) {
-        double local = model.lossSum(MicroBatch.causal(b.B(), b.T(), b.inputs(), b.targets()));
-        return Scalars.allReduceSum(dpGroup, model.device(), local);
-    }
-
     @Override
     public void close() {
         optimizer.close();
