@@ -4,6 +4,8 @@ Run from the repository root with Debian's python (PyTorch 1.13 on OpenBLAS):
 
     # throughput: median training tokens/s after warm-up, with 1 and with 2 threads
     /usr/bin/python3 scripts/bench/torch_train.py
+    # one side of an interleaved comparison (scripts/bench/interleave.py drives it)
+    /usr/bin/python3 scripts/bench/torch_train.py --serve 10 --threads 1
     # the learning run: 2000 steps, lr 1e-3, warmup 100, cosine to 1e-4, beta2 0.99, val loss at the end
     /usr/bin/python3 scripts/bench/torch_train.py --steps 2000 --threads 2
 
@@ -115,6 +117,28 @@ def throughput(args, cfg, train):
                       "best_tokens_per_s": results[best]["tokens_per_s"]}))
 
 
+def serve(args, cfg, train):
+    """The PyTorch side of scripts/bench/interleave.py: bursts of --serve steps on --threads threads.
+
+    After each burst prints "burst SECONDS TOKENS" (summed step wall time) and waits for "go" or
+    "stop" on stdin, so that the driver can alternate it with another program."""
+    torch.set_num_threads(args.threads)
+    model, opt = make(args, cfg)
+    g = torch.Generator().manual_seed(args.seed)
+    while True:
+        seconds = 0.0
+        for _ in range(args.serve):
+            x, y = random_batch(train, args.batch, args.seq, g)
+            t0 = time.perf_counter()
+            train_step(model, opt, x, y, args.lr, args.clip)
+            seconds += time.perf_counter() - t0
+        print("burst %.6f %d" % (seconds, args.serve * args.batch * args.seq), flush=True)
+        line = sys.stdin.readline()
+        if not line or line.strip() == "stop":
+            print("memory n/a", flush=True)
+            return
+
+
 def learning_run(args, cfg, train, val):
     torch.set_num_threads(args.threads)
     model, opt = make(args, cfg)
@@ -154,10 +178,14 @@ def main():
     ap.add_argument("--warmup-steps", type=int, default=20, help="untimed steps before the throughput measurement")
     ap.add_argument("--measure-steps", type=int, default=100, help="timed steps of the throughput measurement")
     ap.add_argument("--log-every", type=int, default=100)
+    ap.add_argument("--serve", type=int, default=0, metavar="N",
+                    help="run bursts of N steps for scripts/bench/interleave.py (uses --threads)")
     args = ap.parse_args()
     cfg = ref.preset(args.preset)
     train, val = load_splits(CORPUS)
-    if args.steps > 0:
+    if args.serve > 0:
+        serve(args, cfg, train)
+    elif args.steps > 0:
         learning_run(args, cfg, train, val)
     else:
         throughput(args, cfg, train)

@@ -33,12 +33,10 @@ public final class LayoutSweep {
             System.err.println("usage: LayoutSweep PRESET STEPS WARMUP PROFILE LAYOUT...  (e.g. tiny 40 10 h100-nvlink-ib dp1-t2 dp2-t1)");
             System.exit(2);
         }
-        LlamaConfig model = LlamaConfig.preset(args[0]);
         int steps = Integer.parseInt(args[1]), warmup = Integer.parseInt(args[2]);
         String profile = args[3];
-        int batch = Integer.getInteger("batch", 12), seq = Integer.getInteger("seq", model.maxSeq());
-        TrainOptions options = new TrainOptions(model, null, steps, batch, seq, 1e-3, 1e-4, LrSchedule.Kind.COSINE, 10,
-                0.1, 1.0, 0.9, 0.99, 1e-8, 1337, Sampling.RANDOM, 0, 1);
+        TrainOptions options = options(args[0], steps);
+        int batch = options.batch(), seq = options.seq();
         System.out.printf(Locale.ROOT, "preset %s, batch %d x %d, %d steps (first %d dropped), profile %s, %d cores%n%n",
                 args[0], batch, seq, steps, warmup, profile, Runtime.getRuntime().availableProcessors());
         System.out.println("| layout | devices x threads | tokens/s (median) | sim step (median) | peak params | peak grads | peak optimizer | peak activations | peak total |");
@@ -46,21 +44,42 @@ public final class LayoutSweep {
         for (int i = 4; i < args.length; i++) run(options, args[i], warmup, profile);
     }
 
-    static void run(TrainOptions options, String spec, int warmup, String profile) {
-        int dp = 1, tp = 1, zero = 0, mb = 1, threads = 1;
-        boolean sp = false;
-        for (String part : spec.split("-")) {
-            if (part.equals("sp")) sp = true;
-            else if (part.startsWith("dp")) dp = Integer.parseInt(part.substring(2));
-            else if (part.startsWith("tp")) tp = Integer.parseInt(part.substring(2));
-            else if (part.startsWith("mb")) mb = Integer.parseInt(part.substring(2));
-            else if (part.startsWith("z")) zero = Integer.parseInt(part.substring(1));
-            else if (part.startsWith("t")) threads = Integer.parseInt(part.substring(1));
-            else throw new IllegalArgumentException("unknown layout part '" + part + "' in " + spec);
+    /** The benchmark's training options: the preset, batch 12 (or -Dbatch), its own sequence length (or -Dseq). */
+    static TrainOptions options(String preset, int steps) {
+        LlamaConfig model = LlamaConfig.preset(preset);
+        int batch = Integer.getInteger("batch", 12), seq = Integer.getInteger("seq", model.maxSeq());
+        return new TrainOptions(model, null, steps, batch, seq, 1e-3, 1e-4, LrSchedule.Kind.COSINE, 10,
+                0.1, 1.0, 0.9, 0.99, 1e-8, 1337, Sampling.RANDOM, 0, 1);
+    }
+
+    /** A layout spec such as dp2-z1-t1: the layout and the worker threads per device. */
+    record Run(Layout layout, int threads) {
+        static Run parse(String spec) {
+            int dp = 1, tp = 1, zero = 0, mb = 1, threads = 1;
+            boolean sp = false;
+            for (String part : spec.split("-")) {
+                if (part.equals("sp")) sp = true;
+                else if (part.startsWith("dp")) dp = Integer.parseInt(part.substring(2));
+                else if (part.startsWith("tp")) tp = Integer.parseInt(part.substring(2));
+                else if (part.startsWith("mb")) mb = Integer.parseInt(part.substring(2));
+                else if (part.startsWith("z")) zero = Integer.parseInt(part.substring(1));
+                else if (part.startsWith("t")) threads = Integer.parseInt(part.substring(1));
+                else throw new IllegalArgumentException("unknown layout part '" + part + "' in " + spec);
+            }
+            return new Run(new Layout(dp, 1, 1, tp, zero, mb, sp), threads);
         }
-        Layout layout = new Layout(dp, 1, 1, tp, zero, mb, sp);
+
+        Trainer trainer(TrainOptions options, String profile) {
+            return new Trainer(options, layout, new Trainer.Hardware(threads, 2L << 30, profile, null));
+        }
+    }
+
+    static void run(TrainOptions options, String spec, int warmup, String profile) {
+        Run run = Run.parse(spec);
+        Layout layout = run.layout();
+        int threads = run.threads();
         List<StepMetrics> metrics = new ArrayList<>();
-        try (Trainer t = new Trainer(options, layout, new Trainer.Hardware(threads, 2L << 30, profile, null))) {
+        try (Trainer t = run.trainer(options, profile)) {
             t.train(metrics::add, null, 0);
             long[] peak = new long[MemoryTag.values().length];
             long total = 0;

@@ -1,18 +1,15 @@
 package fourfold.devices;
 
-import java.util.concurrent.ForkJoinPool;
-import java.util.concurrent.ForkJoinTask;
-import java.util.concurrent.ForkJoinWorkerThread;
-
 /**
- * One simulated GPU: an index, its own pool of worker threads (intra-op parallelism, like the
- * SMs of a GPU), its fixed-size memory and its simulated clock.
+ * One simulated GPU: an index, its own team of worker threads (intra-op parallelism, like the
+ * SMs of a GPU: the thread that launches a kernel plus helpers, see {@link WorkerTeam}), its
+ * fixed-size memory and its simulated clock.
  */
 public final class Device implements AutoCloseable {
     private final int index;
     private final int threads;
     private final DeviceMemory memory;
-    private final ForkJoinPool pool;
+    private final WorkerTeam team;
     private final SimClock clock = new SimClock();
     private volatile ComputeSpec spec;
     private volatile KernelListener kernelListener;
@@ -38,12 +35,7 @@ public final class Device implements AutoCloseable {
         this.threads = threads;
         this.spec = spec;
         this.memory = new DeviceMemory(index, memoryBytes);
-        this.pool = new ForkJoinPool(threads, p -> {
-            ForkJoinWorkerThread t = ForkJoinPool.defaultForkJoinWorkerThreadFactory.newThread(p);
-            t.setName("gpu" + index + "-worker-" + t.getPoolIndex());
-            t.setDaemon(true);
-            return t;
-        }, null, false);
+        this.team = new WorkerTeam("gpu" + index + "-worker", threads);
     }
 
     /** Worker threads for a machine with {@code cores} cores shared by {@code devices} devices: at least 1. */
@@ -61,10 +53,6 @@ public final class Device implements AutoCloseable {
 
     public DeviceMemory memory() {
         return memory;
-    }
-
-    public ForkJoinPool pool() {
-        return pool;
     }
 
     public SimClock clock() {
@@ -103,24 +91,13 @@ public final class Device implements AutoCloseable {
             body.run(0, n);
             return;
         }
-        ForkJoinTask<?>[] tasks = new ForkJoinTask<?>[chunks];
-        for (int c = 0; c < chunks; c++) {
-            int start = (int) ((long) n * c / chunks);
-            int end = (int) ((long) n * (c + 1) / chunks);
-            tasks[c] = pool.submit(() -> body.run(start, end));
-        }
-        for (ForkJoinTask<?> t : tasks) t.join();
+        team.parallelFor(n, chunks, body);
     }
 
     /** Stops the workers (waiting briefly for them to exit) and releases the memory. */
     @Override
     public void close() {
-        pool.shutdownNow();
-        try {
-            pool.awaitTermination(2, java.util.concurrent.TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        team.close();
         memory.close();
     }
 
