@@ -5,7 +5,9 @@
 
 A SIDE is NAME=SPEC with SPEC one of
     torch:THREADS          PyTorch, scripts/bench/torch_train.py --serve (tiny, B=12, T=64)
-    PRESET:LAYOUT          fourfold, fourfold.bench.StepServer (LAYOUT as LayoutSweep: dp1-t2, dp2-z3-t1, ...)
+    PRESET:LAYOUT[:PROPS]  fourfold, fourfold.bench.StepServer (LAYOUT as LayoutSweep: dp1-t2, dp2-z3-t1, ...);
+                           PROPS: JVM options for this side only, comma-separated (-Dfourfold.spinMicros=0),
+                           and jar=PATH to run another build's benchmarks.jar (before/after comparisons)
 e.g.
     scripts/bench/interleave.py ff=tiny:dp1-t2 torch=torch:1
     scripts/bench/interleave.py dp1x2=tiny:dp1-t2 dp2x1=tiny:dp2-t1
@@ -39,13 +41,15 @@ def java_home():
 
 def command(spec, burst):
     kind, _, arg = spec.partition(":")
+    arg, _, props = arg.partition(":")
     if kind == "torch":
         return ["/usr/bin/python3", os.path.join(ROOT, "scripts/bench/torch_train.py"),
                 "--serve", str(burst), "--threads", arg]
-    jar = os.path.join(ROOT, "bench/target/benchmarks.jar")
+    opts = [p for p in props.split(",") if p and not p.startswith("jar=")]
+    jar = next((p[4:] for p in props.split(",") if p.startswith("jar=")), os.path.join(ROOT, "bench/target/benchmarks.jar"))
     if not os.path.exists(jar):
         sys.exit("interleave.py: %s is missing; build it: mvn -B -q -DskipTests install" % jar)
-    return [os.path.join(java_home(), "bin/java")] + JAVA_FLAGS + os.environ.get("BENCH_OPTS", "").split() + [
+    return [os.path.join(java_home(), "bin/java")] + JAVA_FLAGS + os.environ.get("BENCH_OPTS", "").split() + opts + [
         "-cp", jar, "fourfold.bench.StepServer", kind, arg, str(burst)]
 
 

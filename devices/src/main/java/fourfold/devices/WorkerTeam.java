@@ -7,8 +7,8 @@ import java.util.concurrent.locks.LockSupport;
 
 /**
  * The worker threads of one device, run as an OpenMP-style team: the thread that calls
- * {@link #parallelFor} runs chunk 0 itself and {@code size - 1} persistent helpers run the
- * others. Between loops a helper spin-waits for the next one for a short while before it parks.
+ * {@link #parallelFor} and {@code size - 1} persistent helpers claim the loop's chunks from a
+ * shared counter. Between loops a helper spin-waits for the next one for a short while before it parks.
  *
  * <p>Why not a ForkJoinPool: a training step of a small model is hundreds of parallel loops of
  * 50-500 us each, and a pool worker that has parked must be woken by the OS (on a VM, by the
@@ -18,7 +18,8 @@ import java.util.concurrent.locks.LockSupport;
  * or {@code -Dfourfold.spinMicros}), so an idle device costs nothing after that.
  *
  * <p>Chunk bounds depend only on n and the chunk count, never on which thread runs a chunk or
- * whether helpers are free, so results are the same as a serial run over the same chunks.
+ * whether helpers are free, so results are the same as a serial run over the same chunks
+ * (a kernel whose result depends on its chunks, such as partial sums, stays deterministic).
  */
 final class WorkerTeam implements AutoCloseable {
     static final long DEFAULT_SPIN_MICROS = 200;
@@ -28,18 +29,30 @@ final class WorkerTeam implements AutoCloseable {
     private static final class Job {
         final Device.RangeBody body;
         final int n, chunks;
-        final AtomicInteger pending;
+        /** The next chunk to claim, and the chunks finished. */
+        final AtomicInteger next = new AtomicInteger(), done = new AtomicInteger();
         final AtomicReference<Throwable> failure = new AtomicReference<>();
 
         Job(Device.RangeBody body, int n, int chunks) {
             this.body = body;
             this.n = n;
             this.chunks = chunks;
-            this.pending = new AtomicInteger(chunks - 1);
         }
 
         void run(int chunk) {
             body.run((int) ((long) n * chunk / chunks), (int) ((long) n * (chunk + 1) / chunks));
+        }
+
+        /** Claims and runs chunks until none is left. */
+        void work() {
+            for (int c; (c = next.getAndIncrement()) < chunks; ) {
+                try {
+                    run(c);
+                } catch (Throwable t) {
+                    failure.compareAndSet(null, t);
+                }
+                done.incrementAndGet();
+            }
         }
     }
 
@@ -64,7 +77,11 @@ final class WorkerTeam implements AutoCloseable {
         return helpers.length + 1;
     }
 
-    /** Runs body over [0, n) in {@code chunks} contiguous chunks (chunks <= size()). */
+    /**
+     * Runs body over [0, n) in {@code chunks} contiguous chunks (any number: more chunks than
+     * threads balance the load). Threads claim chunks in order from a shared counter, so a helper
+     * that starts late takes fewer of them.
+     */
     void parallelFor(int n, int chunks, Device.RangeBody body) {
         if (chunks <= 1) {
             body.run(0, n);
@@ -79,14 +96,10 @@ final class WorkerTeam implements AutoCloseable {
         }
         try {
             job = j;
-            for (int i = 0; i < chunks - 1; i++) {
+            for (int i = 0; i < Math.min(helpers.length, chunks - 1); i++) {
                 if (readParked(i)) LockSupport.unpark(helpers[i]);
             }
-            try {
-                j.run(0);
-            } catch (Throwable t) {
-                j.failure.compareAndSet(null, t);
-            }
+            j.work();
             awaitHelpers(j);
         } finally {
             busy.set(false);
@@ -99,7 +112,7 @@ final class WorkerTeam implements AutoCloseable {
 
     private static void awaitHelpers(Job j) {
         long spinUntil = System.nanoTime() + SPIN_NANOS;
-        while (j.pending.get() > 0) {
+        while (j.done.get() < j.chunks) {
             if (System.nanoTime() < spinUntil) Thread.onSpinWait();
             else Thread.yield(); // a helper was descheduled: let it run
         }
@@ -118,14 +131,7 @@ final class WorkerTeam implements AutoCloseable {
             Job j = awaitJob(slot, last);
             if (j == null) return; // closed
             last = j;
-            if (chunk < j.chunks) {
-                try {
-                    j.run(chunk);
-                } catch (Throwable t) {
-                    j.failure.compareAndSet(null, t);
-                }
-                j.pending.decrementAndGet();
-            }
+            if (chunk < j.chunks) j.work();
         }
     }
 

@@ -138,7 +138,7 @@ public final class Gemm {
         int kBlocks = ceilDiv(K, KC);
         int kcMax = ceilDiv(K, kBlocks);
         GemmScratch scratch = GemmScratch.get();
-        MemorySegment pa = scratch.a(((long) roundUp(Math.min(MC, m1 - m0), MR) * kcMax + GemmPack.SLACK_A) * Float.BYTES);
+        MemorySegment pa = scratch.a(((long) roundUp(Math.min(MC, m1 - m0), MR) * kcMax) * Float.BYTES);
         MemorySegment pb = scratch.b((long) Math.min(NC, roundUp(n1 - n0, NR)) * kcMax * Float.BYTES);
         MemorySegment tile = scratch.tile((long) MR * NR * Float.BYTES);
         long ldcBytes = (long) ldc * Float.BYTES;

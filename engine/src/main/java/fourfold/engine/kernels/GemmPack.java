@@ -39,8 +39,6 @@ final class GemmPack {
     /** Columns of a B sliver: two vectors. */
     private static final int NR = Gemm.NR;
     private static final long VB = (long) L * Float.BYTES;
-    /** Floats the packed A buffer needs past its last sliver: an MR-run is written as 8 floats. */
-    static final int SLACK_A = 8;
 
     /** Packs rows [i0, i0+mc) x k [p0, p0+kc) of op(A) into {@code pa}. */
     static void packA(boolean transA, MemorySegment a, long aOff, int lda, int i0, int mc, int p0, int kc, MemorySegment pa) {
@@ -81,33 +79,56 @@ final class GemmPack {
     /**
      * A stored (K, lda), the full slivers of rows [i0, i0+rows): for one k a sliver's MR values are
      * contiguous; each is copied as one 8-float vector. Each store spills 2 floats into the next k's
-     * run, which the next store overwrites (the last one lands in the next sliver, packed after it,
-     * or in the buffer's slack). A sliver whose 8-float reads would leave A's segment is copied in scalars.
+     * run, which the next store overwrites; the last k of a sliver is copied exactly (its spill
+     * would land in the next sliver, already packed). Four slivers are copied side by side, so each
+     * row of A is read 24 floats at a time while its cache line is hot, rather than once per
+     * sliver. Slivers whose 8-float reads would leave A's segment are copied in scalars.
      */
     private static void packRuns(MemorySegment a, long aOff, int lda, int i0, int rows, int p0, int kc, MemorySegment pa) {
         long ldaBytes = (long) lda * Float.BYTES;
-        for (int s = 0; s < rows; s += MR) {
-            long src = (aOff + (long) p0 * lda + i0 + s) * Float.BYTES;
-            long dst = (long) s * kc * Float.BYTES;
-            if (HAS_256 && src + (kc - 1) * ldaBytes + S8.vectorByteSize() <= a.byteSize()) {
-                for (int k = 0; k < kc; k++) {
-                    FloatVector.fromMemorySegment(S8, a, src + k * ldaBytes, NO).intoMemorySegment(pa, dst + k * 24L, NO);
+        long sliverBytes = (long) MR * kc * Float.BYTES;
+        long runBytes = MR * Float.BYTES;
+        int slivers = rows / MR;
+        int s = 0;
+        if (HAS_256) {
+            for (; s + 4 <= slivers; s += 4) {
+                long src = (aOff + (long) p0 * lda + i0 + (long) s * MR) * Float.BYTES;
+                if (src + (kc - 1) * ldaBytes + 3 * runBytes + S8.vectorByteSize() > a.byteSize()) break;
+                long d0 = s * sliverBytes, d1 = d0 + sliverBytes, d2 = d1 + sliverBytes, d3 = d2 + sliverBytes;
+                for (int k = 0; k < kc - 1; k++) {
+                    long ks = src + k * ldaBytes, kd = k * runBytes;
+                    FloatVector.fromMemorySegment(S8, a, ks, NO).intoMemorySegment(pa, d0 + kd, NO);
+                    FloatVector.fromMemorySegment(S8, a, ks + runBytes, NO).intoMemorySegment(pa, d1 + kd, NO);
+                    FloatVector.fromMemorySegment(S8, a, ks + 2 * runBytes, NO).intoMemorySegment(pa, d2 + kd, NO);
+                    FloatVector.fromMemorySegment(S8, a, ks + 3 * runBytes, NO).intoMemorySegment(pa, d3 + kd, NO);
                 }
-            } else {
-                packEdgeA(true, a, aOff, lda, i0 + s, MR, p0, kc, pa, dst);
+                copyFloats(a, src + (kc - 1) * ldaBytes, pa, d0 + (kc - 1) * runBytes, 4, runBytes, sliverBytes);
             }
+        }
+        for (; s < slivers; s++) packEdgeA(true, a, aOff, lda, i0 + s * MR, MR, p0, kc, pa, s * sliverBytes);
+    }
+
+    /** The last k of {@code slivers} side-by-side slivers: MR floats each, read contiguously, written sliverBytes apart. */
+    private static void copyFloats(MemorySegment a, long src, MemorySegment pa, long dst, int slivers, long runBytes, long sliverBytes) {
+        for (int s = 0; s < slivers; s++) {
+            MemorySegment.copy(a, src + s * runBytes, pa, dst + s * sliverBytes, runBytes);
         }
     }
 
     /** One sliver of {@code rows} <= MR rows starting at row i, in scalars; zeros below the edge. */
     private static void packEdgeA(boolean transA, MemorySegment a, long aOff, int lda, int i, int rows, int p0, int kc,
                                   MemorySegment pa, long dst) {
-        for (int k = 0; k < kc; k++) {
-            for (int r = 0; r < MR; r++) {
-                float v = 0f;
-                if (r < rows) v = a.get(F, (aOff + (transA ? (long) (p0 + k) * lda + i + r : (long) (i + r) * lda + p0 + k)) * Float.BYTES);
-                pa.set(F, dst + ((long) k * MR + r) * Float.BYTES, v);
+        long runBytes = MR * Float.BYTES;
+        for (int r = 0; r < MR; r++) {
+            long d = dst + (long) r * Float.BYTES;
+            if (r >= rows) {
+                for (int k = 0; k < kc; k++) pa.set(F, d + k * runBytes, 0f);
+                continue;
             }
+            // element (row i + r, k) of op(A): A[p0 + k][i + r] when transposed, else A[i + r][p0 + k]
+            long first = (aOff + (transA ? (long) p0 * lda + i + r : (long) (i + r) * lda + p0)) * Float.BYTES;
+            long step = (transA ? lda : 1) * (long) Float.BYTES;
+            for (int k = 0; k < kc; k++) pa.set(F, d + k * runBytes, a.get(F, first + k * step));
         }
     }
 
