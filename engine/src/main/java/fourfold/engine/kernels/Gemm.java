@@ -159,7 +159,8 @@ public final class Gemm {
                             int rows = Math.min(MR, mc - ir);
                             long ao = (long) ir * kc * Float.BYTES;
                             long co = (cOff + (long) (ic + ir) * ldc + jc + jr) * Float.BYTES;
-                            GemmKernels.kernel6x2(kc, pa, ao, pb, bo, c, co, ldcBytes, rows, cols, overwrite, tile);
+                            GemmKernels.multiply6x2(kc, pa, ao, pb, bo, tile);
+                            GemmKernels.store6x2(tile, c, co, ldcBytes, rows, cols, overwrite);
                         }
                     }
                 }

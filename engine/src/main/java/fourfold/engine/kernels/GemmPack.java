@@ -104,6 +104,15 @@ final class GemmPack {
                 }
                 copyFloats(a, src + (kc - 1) * ldaBytes, pa, d0 + (kc - 1) * runBytes, 4, runBytes, sliverBytes);
             }
+            for (; s < slivers; s++) { // the last 1-3 slivers, one at a time
+                long src = (aOff + (long) p0 * lda + i0 + (long) s * MR) * Float.BYTES;
+                if (src + (kc - 1) * ldaBytes + S8.vectorByteSize() > a.byteSize()) break;
+                long d0 = s * sliverBytes;
+                for (int k = 0; k < kc - 1; k++) {
+                    FloatVector.fromMemorySegment(S8, a, src + k * ldaBytes, NO).intoMemorySegment(pa, d0 + k * runBytes, NO);
+                }
+                copyFloats(a, src + (kc - 1) * ldaBytes, pa, d0 + (kc - 1) * runBytes, 1, runBytes, sliverBytes);
+            }
         }
         for (; s < slivers; s++) packEdgeA(true, a, aOff, lda, i0 + s * MR, MR, p0, kc, pa, s * sliverBytes);
     }
