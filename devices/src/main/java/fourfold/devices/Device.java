@@ -85,8 +85,17 @@ public final class Device implements AutoCloseable {
      * With one worker, or a single chunk, the calling thread runs it (no hand-off cost).
      */
     public void parallelFor(int n, int minChunk, RangeBody body) {
+        parallelFor(n, minChunk, 1, body);
+    }
+
+    /**
+     * As {@link #parallelFor(int, int, RangeBody)} with up to {@code chunksPerWorker} chunks per
+     * worker, claimed dynamically, so that a worker that starts late or runs slower takes fewer:
+     * for loops whose result does not depend on the chunk bounds.
+     */
+    public void parallelFor(int n, int minChunk, int chunksPerWorker, RangeBody body) {
         if (n <= 0) return;
-        int chunks = Math.min(threads, Math.max(1, n / Math.max(1, minChunk)));
+        int chunks = Math.min(threads * Math.max(1, chunksPerWorker), Math.max(1, n / Math.max(1, minChunk)));
         if (chunks <= 1) {
             body.run(0, n);
             return;

@@ -18,6 +18,7 @@ final class GemmScratch {
     private MemorySegment a = MemorySegment.NULL;
     private MemorySegment b = MemorySegment.NULL;
     private MemorySegment tile = MemorySegment.NULL;
+    private MemorySegment shared = MemorySegment.NULL;
 
     private GemmScratch() {}
 
@@ -33,6 +34,12 @@ final class GemmScratch {
     MemorySegment b(long bytes) {
         if (b.byteSize() < bytes) b = allocate(bytes);
         return b;
+    }
+
+    /** An operand packed once for all workers of a call: owned by the calling thread, read by its helpers. */
+    MemorySegment shared(long bytes) {
+        if (shared.byteSize() < bytes) shared = allocate(bytes);
+        return shared;
     }
 
     MemorySegment tile(long bytes) {
