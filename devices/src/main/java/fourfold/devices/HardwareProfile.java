@@ -38,7 +38,7 @@ public record HardwareProfile(String name, String description, ComputeSpec compu
             new LinkSpec("infiniband", 9.6e-6, 50e9));
 
     /**
-     * This machine: devices are thread pools on the CPU cores of one host, links are memcpy between
+     * This machine: devices are teams of worker threads on the CPU cores of one host, links are memcpy between
      * their arenas. Compute per core from BUILD-NOTES.md (2 AVX-512 FMA units x 16 lanes x 2 x
      * ~3.3 GHz = 211 GFLOP/s; ~20 GB/s DRAM per core). Link: 6 GB/s = one thread's
      * MemorySegment.copy of 64 MiB on this 2-vCPU VM when it was quiet (2-8 GB/s measured, see
