@@ -81,17 +81,8 @@ public final class LayoutSweep {
         List<StepMetrics> metrics = new ArrayList<>();
         try (Trainer t = run.trainer(options, profile)) {
             t.train(metrics::add, null, 0);
-            long[] peak = new long[MemoryTag.values().length];
-            long total = 0;
-            for (int r = 0; r < layout.devices(); r++) {
-                var rep = t.lastStep(r);
-                long sum = 0;
-                for (MemoryTag tag : MemoryTag.values()) {
-                    peak[tag.ordinal()] = Math.max(peak[tag.ordinal()], rep.peak().get(tag));
-                    sum += rep.peak().get(tag);
-                }
-                total = Math.max(total, sum);
-            }
+            long[] peak = peaks(t);
+            long total = peak[peak.length - 1];
             List<StepMetrics> kept = metrics.subList(Math.min(warmup, metrics.size() - 1), metrics.size());
             double tps = median(kept.stream().mapToDouble(StepMetrics::tokensPerSecond).toArray());
             double sim = median(kept.stream().mapToDouble(StepMetrics::simSeconds).toArray());
@@ -99,6 +90,25 @@ public final class LayoutSweep {
                     Bytes.format(peak[MemoryTag.PARAMS.ordinal()]), Bytes.format(peak[MemoryTag.GRADS.ordinal()]),
                     Bytes.format(peak[MemoryTag.OPTIMIZER.ordinal()]), Bytes.format(peak[MemoryTag.ACTIVATIONS.ordinal()]), Bytes.format(total));
         }
+    }
+
+    /**
+     * The last step's per-device peaks: for each memory tag (by ordinal) the largest over the
+     * ranks, then, last, the largest per-device total.
+     */
+    static long[] peaks(Trainer t) {
+        int tags = MemoryTag.values().length;
+        long[] peak = new long[tags + 1];
+        for (int r = 0; r < t.layout().devices(); r++) {
+            var rep = t.lastStep(r);
+            long sum = 0;
+            for (MemoryTag tag : MemoryTag.values()) {
+                peak[tag.ordinal()] = Math.max(peak[tag.ordinal()], rep.peak().get(tag));
+                sum += rep.peak().get(tag);
+            }
+            peak[tags] = Math.max(peak[tags], sum);
+        }
+        return peak;
     }
 
     static double median(double[] v) {

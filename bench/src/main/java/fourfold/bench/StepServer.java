@@ -79,11 +79,10 @@ public final class StepServer {
     }
 
     private static String memory(Trainer t) {
+        long[] peak = LayoutSweep.peaks(t);
         StringBuilder sb = new StringBuilder();
         for (MemoryTag tag : MemoryTag.values()) {
-            long peak = 0;
-            for (int r = 0; r < t.layout().devices(); r++) peak = Math.max(peak, t.lastStep(r).peak().get(tag));
-            sb.append(tag.name().toLowerCase(Locale.ROOT)).append('=').append(Bytes.format(peak).replace(" ", "")).append(' ');
+            sb.append(tag.name().toLowerCase(Locale.ROOT)).append('=').append(Bytes.format(peak[tag.ordinal()]).replace(" ", "")).append(' ');
         }
         return sb.toString().trim();
     }

@@ -32,7 +32,16 @@ public final class Elementwise {
 
     /** out = a + b. out may alias a or b. */
     public static void add(Tensor a, Tensor b, Tensor out) {
-        String op = "Elementwise.add";
+        add("Elementwise.add", a, b, out);
+    }
+
+    /** acc += x. */
+    public static void addInPlace(Tensor acc, Tensor x) {
+        add("Elementwise.addInPlace", acc, x, acc);
+    }
+
+    /** out = a + b under the caller's name for error messages. */
+    private static void add(String op, Tensor a, Tensor b, Tensor out) {
         Tensor.requireSameDevice(op, a, b, out);
         KernelSupport.requireSameNumel(op, a, b, out);
         long n = a.numel();
@@ -54,32 +63,6 @@ public final class Elementwise {
             }
         });
         device.recordCompute("elementwise.add", n, 12.0 * n);
-    }
-
-    /** acc += x. */
-    public static void addInPlace(Tensor acc, Tensor x) {
-        String op = "Elementwise.addInPlace";
-        Tensor.requireSameDevice(op, acc, x);
-        KernelSupport.requireSameNumel(op, acc, x);
-        long n = acc.numel();
-        MemorySegment sacc = acc.segment(), sx = x.segment();
-        Device device = acc.device();
-        device.parallelFor(blocks(n), 1, (b0, b1) -> {
-            long end = Math.min(n, (long) b1 * BLOCK);
-            long i = (long) b0 * BLOCK;
-            for (; i + S.length() <= end; i += S.length()) {
-                long off = i * Float.BYTES;
-                FloatVector.fromMemorySegment(S, sacc, off, NATIVE).add(FloatVector.fromMemorySegment(S, sx, off, NATIVE))
-                        .intoMemorySegment(sacc, off, NATIVE);
-            }
-            if (i < end) {
-                VectorMask<Float> m = S.indexInRange(i, end);
-                long off = i * Float.BYTES;
-                FloatVector.fromMemorySegment(S, sacc, off, NATIVE, m).add(FloatVector.fromMemorySegment(S, sx, off, NATIVE, m))
-                        .intoMemorySegment(sacc, off, NATIVE, m);
-            }
-        });
-        device.recordCompute("elementwise.add_in_place", n, 12.0 * n);
     }
 
     /** y += alpha * x (one rounding: a fused multiply-add per element). */

@@ -131,12 +131,12 @@ public final class Gemm {
         int kBlocks = ceilDiv(K, KC);
         int np = roundUp(N, NR);                    // packed columns: whole slivers
         MemorySegment pb = GemmScratch.get().shared((long) np * K * Float.BYTES);
-        // K block kb starts at k = K*kb/kBlocks; its panel (kc, np) starts at that k times np floats.
+        // K block kb's panel (kc, np) starts at kStart(kb) times np floats.
         int groups = ceilDiv(np / NR, PACK_GROUP);  // B is packed PACK_GROUP slivers at a time
         device.parallelFor(kBlocks * groups, 1, (start, end) -> {
             for (int u = start; u < end; u++) {
                 int kb = u / groups, j0 = u % groups * PACK_GROUP * NR;
-                int p0 = (int) ((long) K * kb / kBlocks), kc = (int) ((long) K * (kb + 1) / kBlocks) - p0;
+                int p0 = kStart(K, kb, kBlocks), kc = kStart(K, kb + 1, kBlocks) - p0;
                 long dst = ((long) p0 * np + (long) j0 * kc) * Float.BYTES;
                 GemmPack.packB(transB, b, bOff, ldb, p0, kc, j0, Math.min(PACK_GROUP * NR, N - j0), pb.asSlice(dst));
             }
@@ -151,7 +151,7 @@ public final class Gemm {
             for (int ic = m0; ic < m1; ic += MC) {
                 int mc = Math.min(MC, m1 - ic);
                 for (int kb = 0; kb < kBlocks; kb++) {
-                    int p0 = (int) ((long) K * kb / kBlocks), kc = (int) ((long) K * (kb + 1) / kBlocks) - p0;
+                    int p0 = kStart(K, kb, kBlocks), kc = kStart(K, kb + 1, kBlocks) - p0;
                     boolean overwrite = !accumulate && kb == 0;
                     GemmPack.packA(transA, a, aOff, lda, ic, mc, p0, kc, pa);
                     long panel = (long) p0 * np * Float.BYTES;
@@ -213,8 +213,7 @@ public final class Gemm {
         for (int jc = n0; jc < n1; jc += NC) {
             int nc = Math.min(NC, n1 - jc);
             for (int kb = 0; kb < kBlocks; kb++) {
-                int p0 = (int) ((long) K * kb / kBlocks);
-                int kc = (int) ((long) K * (kb + 1) / kBlocks) - p0;
+                int p0 = kStart(K, kb, kBlocks), kc = kStart(K, kb + 1, kBlocks) - p0;
                 boolean overwrite = !accumulate && kb == 0; // the first K block replaces C's old contents
                 GemmPack.packB(transB, b, bOff, ldb, p0, kc, jc, nc, pb);
                 for (int ic = m0; ic < m1; ic += MC) {
@@ -224,6 +223,11 @@ public final class Gemm {
                 }
             }
         }
+    }
+
+    /** First k of K block kb: K is cut into kBlocks blocks of (nearly) equal size, fixed by K alone. */
+    private static int kStart(int K, int kb, int kBlocks) {
+        return (int) ((long) K * kb / kBlocks);
     }
 
     private static String name(boolean transA, boolean transB) {
