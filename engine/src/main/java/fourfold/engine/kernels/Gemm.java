@@ -26,8 +26,8 @@ import static fourfold.engine.kernels.GemmKernels.MR;
 public final class Gemm {
     private Gemm() {}
 
-    /** Columns of a micro-tile: 2 vectors (16 floats on AVX2, 32 on AVX-512). */
-    static final int NR = 2 * L;
+    /** Columns of a micro-tile: 2 vectors on AVX2 (16 floats), 4 on AVX-512 (64 floats). */
+    static final int NR = GemmKernels.NR;
     /** Largest K block: a (KC, nr) B sliver stays in L1 while the kernel sweeps the A block. */
     static final int KC = 256;
     /** Rows of op(A) packed at once: an (MC, KC) block stays in L2. A multiple of MR. */
@@ -176,8 +176,8 @@ public final class Gemm {
                 int rows = Math.min(MR, mc - ir);
                 long ao = (long) ir * kc * Float.BYTES;
                 long co = (cOff + (long) (ic + ir) * ldc + jc + jr) * Float.BYTES;
-                GemmKernels.multiply6x2(kc, pa, ao, pb, bo, tile);
-                GemmKernels.store6x2(tile, c, co, ldcBytes, rows, cols, overwrite);
+                GemmKernels.multiply(kc, pa, ao, pb, bo, tile);
+                GemmKernels.store(tile, c, co, ldcBytes, rows, cols, overwrite);
             }
         }
     }
