@@ -97,50 +97,15 @@ public final class Gemm {
             }
             requireDistinct("Gemm.ntShared", a, b, c);
             for (int j = 0; j < i; j++) requireDistinct("Gemm.ntShared", cs[j], cs[j], c);
-            parts.add(new Part(a.segment(), 0, k, k, b.segment(), 0, k, b.rows(), c.segment(), 0, b.rows()));
+            parts.add(new Part(b.segment(), 0, k, b.rows(), c.segment(), 0, b.rows()));
             nTotal += b.rows();
         }
         Split split = Split.of(m, nTotal, k);
         if (sharesB(device, split, nTotal)) {
-            rowsSharingB(device, split, false, true, m, parts, true, accumulate);
+            rowsSharingB(device, split, false, true, m, k, a.segment(), 0, k, parts, accumulate);
             for (Part part : parts) recordGemm(device, "nt", m, part.n(), k, accumulate);
         } else {
             for (int i = 0; i < bs.length; i++) nt(a, bs[i], cs[i], accumulate);
-        }
-    }
-
-    /**
-     * C (M, N) [+]= sum over i of A_i (M, K_i) · B_i (K_i, N): the input gradient of several layers
-     * that read one input (dx = dq·Wq + dk·Wk + dv·Wv), as one GEMM over the concatenated K. Split
-     * across workers by rows it runs as one pair of parallel loops; C is bitwise what {@link #nn}
-     * of each pair in turn gives (the first overwriting unless {@code accumulate}, the rest adding).
-     */
-    public static void nnSum(Tensor[] as, Tensor[] bs, Tensor c, boolean accumulate) {
-        if (as.length != bs.length || as.length == 0) {
-            throw new IllegalArgumentException("Gemm.nnSum: " + as.length + " left and " + bs.length + " right factors, expected the same number >= 1");
-        }
-        Device device = c.device();
-        int m = c.rows(), n = c.cols();
-        long kTotal = 0;
-        List<Part> parts = new ArrayList<>();
-        for (int i = 0; i < as.length; i++) {
-            Tensor a = as[i], b = bs[i];
-            Tensor.requireSameDevice("Gemm.nnSum", a, b, c);
-            int k = a.cols();
-            if (a.rows() != m || b.rows() != k || b.cols() != n) {
-                throw mismatch("Gemm.nnSum", "C (M,N) = sum of A_i (M,K_i) · B_i (K_i,N)", a, b, c,
-                        "A (" + m + " x K), B (" + k + " x " + n + ")");
-            }
-            requireDistinct("Gemm.nnSum", a, b, c);
-            parts.add(new Part(a.segment(), 0, k, k, b.segment(), 0, n, n, c.segment(), 0, n));
-            kTotal += k;
-        }
-        Split split = Split.of(m, n, (int) Math.min(Integer.MAX_VALUE, kTotal));
-        if (sharesB(device, split, n)) {
-            rowsSharingB(device, split, false, false, m, parts, false, accumulate);
-            for (int i = 0; i < as.length; i++) recordGemm(device, "nn", m, n, as[i].cols(), accumulate || i > 0);
-        } else {
-            for (int i = 0; i < as.length; i++) nn(as[i], bs[i], c, accumulate || i > 0);
         }
     }
 
@@ -179,7 +144,7 @@ public final class Gemm {
                             MemorySegment c, long cOff, int ldc, boolean accumulate) {
         Split split = Split.of(M, N, K);
         if (sharesB(device, split, N)) {
-            rowsSharingB(device, split, transA, transB, M, List.of(new Part(a, aOff, lda, K, b, bOff, ldb, N, c, cOff, ldc)), true, accumulate);
+            rowsSharingB(device, split, transA, transB, M, K, a, aOff, lda, List.of(new Part(b, bOff, ldb, N, c, cOff, ldc)), accumulate);
             return;
         }
         device.parallelFor(split.units(), split.minChunk(), (start, end) -> {
@@ -198,84 +163,64 @@ public final class Gemm {
         return split.rows() && N <= NC && device.threads() > 1 && split.units() >= 2 * split.minChunk();
     }
 
-    /** One product of {@link #rowsSharingB}: C (M, n) at cOff (row stride ldc) [+]= op(A) (M, k) · op(B) (k, n). */
-    private record Part(MemorySegment a, long aOff, int lda, int k, MemorySegment b, long bOff, int ldb, int n,
-                        MemorySegment c, long cOff, int ldc) {}
+    /** One product of {@link #rowsSharingB}: C (M, n) at cOff (row stride ldc) [+]= op(A) · op(B), B at bOff (ldb). */
+    private record Part(MemorySegment b, long bOff, int ldb, int n, MemorySegment c, long cOff, int ldc) {}
 
     /**
      * C split by rows over several workers: op(B) (all K blocks) is packed once, by all workers
      * together, into the calling thread's shared scratch, and then row chunks, several per worker
      * and claimed dynamically, pack their own A and run against it. Packing B once per worker
      * instead cost 2-5% of a training step, and one chunk per worker left the faster worker
-     * waiting at the end of most GEMMs (7% of the driver thread's time).
-     *
-     * <p>Several parts run in the same two loops, each with its B panel in the shared scratch:
-     * with {@code sameA} they read one A (same K) into different C's, and each packed block of A
-     * serves all of them; otherwise they add into one C in turn (a sum of products over K), the
-     * first overwriting C unless {@code accumulate}. Each C element sees the same operations, in
-     * the same order, as separate GEMMs.
+     * waiting at the end of most GEMMs (7% of the driver thread's time). With several parts (one
+     * A, several B and C) their B panels lie side by side and each packed block of A serves all.
      */
-    private static void rowsSharingB(Device device, Split split, boolean transA, boolean transB, int M,
-                                     List<Part> parts, boolean sameA, boolean accumulate) {
-        int n = parts.size();
-        int[] kBlocks = new int[n], np = new int[n], groups = new int[n];
-        long[] base = new long[n + 1];  // part i's panels: floats [base[i], base[i+1]) of the scratch
-        int[] unit0 = new int[n + 1];   // and its packing units (K block, group of PACK_GROUP slivers)
-        int kcMax = 1;
-        for (int i = 0; i < n; i++) {
-            Part p = parts.get(i);
-            kBlocks[i] = ceilDiv(p.k(), KC);
-            np[i] = roundUp(p.n(), NR);  // packed columns: whole slivers
-            groups[i] = ceilDiv(np[i] / NR, PACK_GROUP);
-            base[i + 1] = base[i] + (long) np[i] * p.k();
-            unit0[i + 1] = unit0[i] + kBlocks[i] * groups[i];
-            kcMax = Math.max(kcMax, ceilDiv(p.k(), kBlocks[i]));
+    private static void rowsSharingB(Device device, Split split, boolean transA, boolean transB, int M, int K,
+                                     MemorySegment a, long aOff, int lda, List<Part> parts, boolean accumulate) {
+        int kBlocks = ceilDiv(K, KC);
+        int[] sliver0 = new int[parts.size() + 1]; // part i's B slivers: [sliver0[i], sliver0[i+1]) of the panel
+        int[] group0 = new int[parts.size() + 1];  // and its packing groups (PACK_GROUP slivers each)
+        for (int i = 0; i < parts.size(); i++) {
+            int slivers = ceilDiv(parts.get(i).n(), NR);
+            sliver0[i + 1] = sliver0[i] + slivers;
+            group0[i + 1] = group0[i] + ceilDiv(slivers, PACK_GROUP);
         }
-        MemorySegment pb = GemmScratch.get().shared(base[n] * Float.BYTES);
-        device.parallelFor(unit0[n], 1, (start, end) -> {
+        int np = sliver0[parts.size()] * NR;        // packed columns: whole slivers
+        int groups = group0[parts.size()];
+        MemorySegment pb = GemmScratch.get().shared((long) np * K * Float.BYTES);
+        // K block kb's panel (kc, np) starts at kStart(kb) times np floats; sliver s at s * NR * kc within it.
+        device.parallelFor(kBlocks * groups, 1, (start, end) -> {
             for (int u = start; u < end; u++) {
-                int i = 0;
-                while (unit0[i + 1] <= u) i++;
-                Part p = parts.get(i);
-                int kb = (u - unit0[i]) / groups[i], j0 = (u - unit0[i]) % groups[i] * PACK_GROUP * NR;
-                int p0 = kStart(p.k(), kb, kBlocks[i]), kc = kStart(p.k(), kb + 1, kBlocks[i]) - p0;
-                long dst = (base[i] + (long) p0 * np[i] + (long) j0 * kc) * Float.BYTES;
-                GemmPack.packB(transB, p.b(), p.bOff(), p.ldb(), p0, kc, j0, Math.min(PACK_GROUP * NR, p.n() - j0), pb.asSlice(dst));
+                int kb = u / groups, g = u % groups, i = 0;
+                while (group0[i + 1] <= g) i++;
+                Part part = parts.get(i);
+                int j0 = (g - group0[i]) * PACK_GROUP * NR; // first column within the part
+                int p0 = kStart(K, kb, kBlocks), kc = kStart(K, kb + 1, kBlocks) - p0;
+                long dst = ((long) p0 * np + ((long) sliver0[i] * NR + j0) * kc) * Float.BYTES;
+                GemmPack.packB(transB, part.b(), part.bOff(), part.ldb(), p0, kc, j0,
+                        Math.min(PACK_GROUP * NR, part.n() - j0), pb.asSlice(dst));
             }
         });
-        int kcMaxAll = kcMax;
         device.parallelFor(split.units(), split.minChunk(), CHUNKS_PER_WORKER, (start, end) -> {
             int m0 = start * MR, m1 = Math.min(end * MR, M);
             GemmScratch scratch = GemmScratch.get();
-            MemorySegment pa = scratch.a((long) roundUp(Math.min(MC, m1 - m0), MR) * kcMaxAll * Float.BYTES);
+            int kcMax = ceilDiv(K, kBlocks);
+            MemorySegment pa = scratch.a((long) roundUp(Math.min(MC, m1 - m0), MR) * kcMax * Float.BYTES);
             MemorySegment tile = scratch.tile((long) MR * NR * Float.BYTES);
             for (int ic = m0; ic < m1; ic += MC) {
                 int mc = Math.min(MC, m1 - ic);
-                if (sameA) {
-                    Part first = parts.get(0);
-                    for (int kb = 0; kb < kBlocks[0]; kb++) {
-                        int p0 = kStart(first.k(), kb, kBlocks[0]), kc = kStart(first.k(), kb + 1, kBlocks[0]) - p0;
-                        GemmPack.packA(transA, first.a(), first.aOff(), first.lda(), ic, mc, p0, kc, pa);
-                        for (int i = 0; i < n; i++) sweep(pa, pb, parts.get(i), base[i] + (long) p0 * np[i], tile, ic, mc, kc, !accumulate && kb == 0);
-                    }
-                } else {
-                    for (int i = 0; i < n; i++) {
-                        Part p = parts.get(i);
-                        for (int kb = 0; kb < kBlocks[i]; kb++) {
-                            int p0 = kStart(p.k(), kb, kBlocks[i]), kc = kStart(p.k(), kb + 1, kBlocks[i]) - p0;
-                            GemmPack.packA(transA, p.a(), p.aOff(), p.lda(), ic, mc, p0, kc, pa);
-                            sweep(pa, pb, p, base[i] + (long) p0 * np[i], tile, ic, mc, kc, !accumulate && i == 0 && kb == 0);
-                        }
+                for (int kb = 0; kb < kBlocks; kb++) {
+                    int p0 = kStart(K, kb, kBlocks), kc = kStart(K, kb + 1, kBlocks) - p0;
+                    boolean overwrite = !accumulate && kb == 0;
+                    GemmPack.packA(transA, a, aOff, lda, ic, mc, p0, kc, pa);
+                    for (int i = 0; i < parts.size(); i++) {
+                        Part part = parts.get(i);
+                        long panel = ((long) p0 * np + (long) sliver0[i] * NR * kc) * Float.BYTES;
+                        sweep(pa, pb, panel, tile, part.c(), part.cOff(), part.ldc(), (long) part.ldc() * Float.BYTES,
+                                ic, mc, 0, part.n(), kc, overwrite);
                     }
                 }
             }
         });
-    }
-
-    /** {@link #sweep} of rows [ic, ic+mc) of one part's C against its K block panel at float offset {@code panel}. */
-    private static void sweep(MemorySegment pa, MemorySegment pb, Part p, long panel, MemorySegment tile,
-                              int ic, int mc, int kc, boolean overwrite) {
-        sweep(pa, pb, panel * Float.BYTES, tile, p.c(), p.cOff(), p.ldc(), (long) p.ldc() * Float.BYTES, ic, mc, 0, p.n(), kc, overwrite);
     }
 
     /** Packing B PACK_GROUP slivers at a time keeps packCopy's four-slivers-per-row-read pattern. */

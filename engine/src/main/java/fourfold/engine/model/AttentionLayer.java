@@ -86,14 +86,16 @@ public final class AttentionLayer {
              Tensor dk = Tensor.zeros(dev, MemoryTag.ACTIVATIONS, "dk", N, nkv * hs);
              Tensor dv = Tensor.zeros(dev, MemoryTag.ACTIVATIONS, "dv", N, nkv * hs)) {
             Tensor dout = tp.exitBackward(doutLocal);
-            wo.backward(dout, s.y(), dy);
+            wo.backward(dout, s.y(), dy, false);
             TensorParallel.free(dout, doutLocal);
             Attention.backward(heads(dy, mb, nh), heads(s.q(), mb, nh), heads(s.k(), mb, nkv), heads(s.v(), mb, nkv), heads(s.y(), mb, nh),
                     s.lse(), heads(dq, mb, nh), heads(dk, mb, nkv), heads(dv, mb, nkv), shape(mb), mb.mask());
             rope.backward(dq, mb.B(), mb.T(), nh, mb.positions());
             rope.backward(dk, mb.B(), mb.T(), nkv, mb.positions());
             Tensor xn = tp.enter(xnLocal);
-            Linear.backward(new Linear[] {wq, wk, wv}, new Tensor[] {dq, dk, dv}, xn, dxnFull);
+            wq.backward(dq, xn, dxnFull, false);
+            wk.backward(dk, xn, dxnFull, true);
+            wv.backward(dv, xn, dxnFull, true);
             TensorParallel.free(xn, xnLocal);
         }
         Tensor dxn = tp.enterBackward(dxnFull);

@@ -44,22 +44,11 @@ public final class Linear {
     }
 
     /**
-     * The backward of {@link #forward(Tensor, Linear[], Tensor[])}: dys[i] (N, out_i), x (N, in) ->
-     * dW_i += dys[i]ᵀ · x for every layer, and dx (N, in) = the sum of dys[i] · W_i as one GEMM
-     * (bitwise what {@link #backward(Tensor, Tensor, Tensor)} layer by layer, adding the dx's, gives).
+     * dy (N, out), x (N, in) -> dW += dyᵀ · x; dx (N, in) = dy · W, or += with {@code accumulateDx}
+     * (q, k and v share one input, so their input gradients add up in one buffer).
      */
-    public static void backward(Linear[] layers, Tensor[] dys, Tensor x, Tensor dx) {
-        Tensor[] ws = new Tensor[layers.length];
-        for (int i = 0; i < layers.length; i++) {
-            Gemm.tn(dys[i], x, layers[i].weight.grad(), true);
-            ws[i] = layers[i].weight.data();
-        }
-        Gemm.nnSum(dys, ws, dx, false);
-    }
-
-    /** dy (N, out), x (N, in) -> dW += dyᵀ · x; dx (N, in) = dy · W (skipped when dx is null). */
-    public void backward(Tensor dy, Tensor x, Tensor dx) {
+    public void backward(Tensor dy, Tensor x, Tensor dx, boolean accumulateDx) {
         Gemm.tn(dy, x, weight.grad(), true);
-        if (dx != null) Gemm.nn(dy, weight.data(), dx, false);
+        if (dx != null) Gemm.nn(dy, weight.data(), dx, accumulateDx);
     }
 }

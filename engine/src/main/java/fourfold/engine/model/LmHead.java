@@ -75,7 +75,7 @@ public final class LmHead {
         try (s) {
             Tensor dnFull = Tensor.empty(x.device(), MemoryTag.ACTIVATIONS, "dnorm", s.dlogits().rows(), x.cols());
             Tensor xn = tp.enter(s.n().out());
-            proj.backward(s.dlogits(), xn, dnFull);
+            proj.backward(s.dlogits(), xn, dnFull, false);
             TensorParallel.free(xn, s.n().out());
             Tensor dn = tp.enterBackward(dnFull);
             TensorParallel.free(dnFull, dn);

@@ -57,11 +57,12 @@ public final class Mlp {
              Tensor dg = Tensor.empty(dev, MemoryTag.ACTIVATIONS, "dgate", N, F);
              Tensor du = Tensor.empty(dev, MemoryTag.ACTIVATIONS, "dup", N, F)) {
             Tensor dout = tp.exitBackward(doutLocal);
-            down.backward(dout, s.act(), dact);
+            down.backward(dout, s.act(), dact, false);
             TensorParallel.free(dout, doutLocal);
             SwiGlu.backward(dact, s.g(), s.u(), dg, du);
             Tensor xn = tp.enter(xnLocal);
-            Linear.backward(new Linear[] {gate, up}, new Tensor[] {dg, du}, xn, dxnFull);
+            gate.backward(dg, xn, dxnFull, false);
+            up.backward(du, xn, dxnFull, true);
             TensorParallel.free(xn, xnLocal);
         }
         Tensor dxn = tp.enterBackward(dxnFull);
