@@ -5,8 +5,6 @@ import fourfold.engine.tensor.Shape;
 import fourfold.engine.tensor.Tensor;
 
 import java.lang.foreign.MemorySegment;
-import java.util.ArrayList;
-import java.util.List;
 
 import static fourfold.engine.kernels.GemmKernels.L;
 import static fourfold.engine.kernels.GemmKernels.MR;
@@ -76,40 +74,6 @@ public final class Gemm {
     }
 
     /**
-     * C_i (M, N_i) [+]= A (M, K) · B_iᵀ for every i, B_i (N_i, K): the products of one input with
-     * several weights (q, k and v; gate and up), as Megatron's fused QKV and gate-up projections.
-     * Split across workers by rows, each block of A is packed once for all of them and one pair of
-     * parallel loops runs instead of one per product; each C_i is bitwise what {@link #nt} gives.
-     */
-    public static void ntShared(Tensor a, Tensor[] bs, Tensor[] cs, boolean accumulate) {
-        if (bs.length != cs.length || bs.length == 0) {
-            throw new IllegalArgumentException("Gemm.ntShared: " + bs.length + " weights for " + cs.length + " outputs, expected the same number >= 1");
-        }
-        Device device = a.device();
-        int m = a.rows(), k = a.cols(), nTotal = 0;
-        List<Part> parts = new ArrayList<>();
-        for (int i = 0; i < bs.length; i++) {
-            Tensor b = bs[i], c = cs[i];
-            Tensor.requireSameDevice("Gemm.ntShared", a, b, c);
-            if (b.cols() != k || c.rows() != m || c.cols() != b.rows()) {
-                throw mismatch("Gemm.ntShared", "C (M,N) = A (M,K) · Bᵀ, B (N,K)", a, b, c,
-                        "B (N x " + k + ") and C (" + m + " x " + b.rows() + ")");
-            }
-            requireDistinct("Gemm.ntShared", a, b, c);
-            for (int j = 0; j < i; j++) requireDistinct("Gemm.ntShared", cs[j], cs[j], c);
-            parts.add(new Part(b.segment(), 0, k, b.rows(), c.segment(), 0, b.rows()));
-            nTotal += b.rows();
-        }
-        Split split = Split.of(m, nTotal, k);
-        if (sharesB(device, split, nTotal)) {
-            rowsSharingB(device, split, false, true, m, k, a.segment(), 0, k, parts, accumulate);
-            for (Part part : parts) recordGemm(device, "nt", m, part.n(), k, accumulate);
-        } else {
-            for (int i = 0; i < bs.length; i++) nt(a, bs[i], cs[i], accumulate);
-        }
-    }
-
-    /**
      * BLAS-style core: C[cOff..] (M,N, row stride ldc) [+]= op(A) · op(B), offsets and strides in floats.
      * op(A) is (M,K): A is stored (M, lda) or, with transA, (K, lda). op(B) is (K,N): B is stored
      * (K, ldb) or, with transB, (N, ldb).
@@ -129,10 +93,6 @@ public final class Gemm {
         requireMatrix(op, "B", b, bOff, transB ? N : K, transB ? K : N, ldb);
         requireMatrix(op, "C", c, cOff, M, N, ldc);
         run(device, transA, transB, M, N, K, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, accumulate);
-        recordGemm(device, op, M, N, K, accumulate);
-    }
-
-    private static void recordGemm(Device device, String op, int M, int N, int K, boolean accumulate) {
         long cBytes = (long) M * N * Float.BYTES * (accumulate ? 2 : 1); // read-modify-write when accumulating
         device.recordCompute("gemm_" + op, 2.0 * M * N * K,
                 ((long) M * K + (long) K * N) * Float.BYTES + cBytes);
@@ -143,8 +103,8 @@ public final class Gemm {
                             MemorySegment a, long aOff, int lda, MemorySegment b, long bOff, int ldb,
                             MemorySegment c, long cOff, int ldc, boolean accumulate) {
         Split split = Split.of(M, N, K);
-        if (sharesB(device, split, N)) {
-            rowsSharingB(device, split, transA, transB, M, K, a, aOff, lda, List.of(new Part(b, bOff, ldb, N, c, cOff, ldc)), accumulate);
+        if (split.rows() && N <= NC && device.threads() > 1 && split.units() >= 2 * split.minChunk()) {
+            rowsSharingB(device, split, transA, transB, M, N, K, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, accumulate);
             return;
         }
         device.parallelFor(split.units(), split.minChunk(), (start, end) -> {
@@ -158,46 +118,27 @@ public final class Gemm {
         });
     }
 
-    /** Whether {@link #rowsSharingB} runs a GEMM: C split by rows, over more than one worker, B panel within NC. */
-    private static boolean sharesB(Device device, Split split, int N) {
-        return split.rows() && N <= NC && device.threads() > 1 && split.units() >= 2 * split.minChunk();
-    }
-
-    /** One product of {@link #rowsSharingB}: C (M, n) at cOff (row stride ldc) [+]= op(A) · op(B), B at bOff (ldb). */
-    private record Part(MemorySegment b, long bOff, int ldb, int n, MemorySegment c, long cOff, int ldc) {}
-
     /**
      * C split by rows over several workers: op(B) (all K blocks) is packed once, by all workers
      * together, into the calling thread's shared scratch, and then row chunks, several per worker
      * and claimed dynamically, pack their own A and run against it. Packing B once per worker
      * instead cost 2-5% of a training step, and one chunk per worker left the faster worker
-     * waiting at the end of most GEMMs (7% of the driver thread's time). With several parts (one
-     * A, several B and C) their B panels lie side by side and each packed block of A serves all.
+     * waiting at the end of most GEMMs (7% of the driver thread's time).
      */
-    private static void rowsSharingB(Device device, Split split, boolean transA, boolean transB, int M, int K,
-                                     MemorySegment a, long aOff, int lda, List<Part> parts, boolean accumulate) {
+    private static void rowsSharingB(Device device, Split split, boolean transA, boolean transB, int M, int N, int K,
+                                     MemorySegment a, long aOff, int lda, MemorySegment b, long bOff, int ldb,
+                                     MemorySegment c, long cOff, int ldc, boolean accumulate) {
         int kBlocks = ceilDiv(K, KC);
-        int[] sliver0 = new int[parts.size() + 1]; // part i's B slivers: [sliver0[i], sliver0[i+1]) of the panel
-        int[] group0 = new int[parts.size() + 1];  // and its packing groups (PACK_GROUP slivers each)
-        for (int i = 0; i < parts.size(); i++) {
-            int slivers = ceilDiv(parts.get(i).n(), NR);
-            sliver0[i + 1] = sliver0[i] + slivers;
-            group0[i + 1] = group0[i] + ceilDiv(slivers, PACK_GROUP);
-        }
-        int np = sliver0[parts.size()] * NR;        // packed columns: whole slivers
-        int groups = group0[parts.size()];
+        int np = roundUp(N, NR);                    // packed columns: whole slivers
         MemorySegment pb = GemmScratch.get().shared((long) np * K * Float.BYTES);
-        // K block kb's panel (kc, np) starts at kStart(kb) times np floats; sliver s at s * NR * kc within it.
+        // K block kb's panel (kc, np) starts at kStart(kb) times np floats.
+        int groups = ceilDiv(np / NR, PACK_GROUP);  // B is packed PACK_GROUP slivers at a time
         device.parallelFor(kBlocks * groups, 1, (start, end) -> {
             for (int u = start; u < end; u++) {
-                int kb = u / groups, g = u % groups, i = 0;
-                while (group0[i + 1] <= g) i++;
-                Part part = parts.get(i);
-                int j0 = (g - group0[i]) * PACK_GROUP * NR; // first column within the part
+                int kb = u / groups, j0 = u % groups * PACK_GROUP * NR;
                 int p0 = kStart(K, kb, kBlocks), kc = kStart(K, kb + 1, kBlocks) - p0;
-                long dst = ((long) p0 * np + ((long) sliver0[i] * NR + j0) * kc) * Float.BYTES;
-                GemmPack.packB(transB, part.b(), part.bOff(), part.ldb(), p0, kc, j0,
-                        Math.min(PACK_GROUP * NR, part.n() - j0), pb.asSlice(dst));
+                long dst = ((long) p0 * np + (long) j0 * kc) * Float.BYTES;
+                GemmPack.packB(transB, b, bOff, ldb, p0, kc, j0, Math.min(PACK_GROUP * NR, N - j0), pb.asSlice(dst));
             }
         });
         device.parallelFor(split.units(), split.minChunk(), CHUNKS_PER_WORKER, (start, end) -> {
@@ -206,18 +147,15 @@ public final class Gemm {
             int kcMax = ceilDiv(K, kBlocks);
             MemorySegment pa = scratch.a((long) roundUp(Math.min(MC, m1 - m0), MR) * kcMax * Float.BYTES);
             MemorySegment tile = scratch.tile((long) MR * NR * Float.BYTES);
+            long ldcBytes = (long) ldc * Float.BYTES;
             for (int ic = m0; ic < m1; ic += MC) {
                 int mc = Math.min(MC, m1 - ic);
                 for (int kb = 0; kb < kBlocks; kb++) {
                     int p0 = kStart(K, kb, kBlocks), kc = kStart(K, kb + 1, kBlocks) - p0;
                     boolean overwrite = !accumulate && kb == 0;
                     GemmPack.packA(transA, a, aOff, lda, ic, mc, p0, kc, pa);
-                    for (int i = 0; i < parts.size(); i++) {
-                        Part part = parts.get(i);
-                        long panel = ((long) p0 * np + (long) sliver0[i] * NR * kc) * Float.BYTES;
-                        sweep(pa, pb, panel, tile, part.c(), part.cOff(), part.ldc(), (long) part.ldc() * Float.BYTES,
-                                ic, mc, 0, part.n(), kc, overwrite);
-                    }
+                    long panel = (long) p0 * np * Float.BYTES;
+                    sweep(pa, pb, panel, tile, c, cOff, ldc, ldcBytes, ic, mc, 0, N, kc, overwrite);
                 }
             }
         });

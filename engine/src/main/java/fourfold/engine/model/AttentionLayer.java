@@ -59,11 +59,9 @@ public final class AttentionLayer {
     /** xnLocal (this rank's token rows, C) -> this rank's rows of the output, summed over the tp group. */
     public Output<Saved> forward(Tensor xnLocal, MicroBatch mb, String label) {
         Tensor xn = tp.enter(xnLocal);           // (B*T, C)
-        var dev = xn.device();
-        Tensor q = Tensor.empty(dev, MemoryTag.ACTIVATIONS, label + ".q", xn.rows(), wq.out()); // (B, T, nh, hs)
-        Tensor k = Tensor.empty(dev, MemoryTag.ACTIVATIONS, label + ".k", xn.rows(), wk.out()); // (B, T, nkv, hs)
-        Tensor v = Tensor.empty(dev, MemoryTag.ACTIVATIONS, label + ".v", xn.rows(), wv.out()); // (B, T, nkv, hs)
-        Linear.forward(xn, new Linear[] {wq, wk, wv}, new Tensor[] {q, k, v});
+        Tensor q = wq.forward(xn, label + ".q"); // (B, T, nh, hs)
+        Tensor k = wk.forward(xn, label + ".k"); // (B, T, nkv, hs)
+        Tensor v = wv.forward(xn, label + ".v"); // (B, T, nkv, hs)
         TensorParallel.free(xn, xnLocal);        // sequence parallel gathers it again in backward
         rope.forward(q, mb.B(), mb.T(), nh, mb.positions());
         rope.forward(k, mb.B(), mb.T(), nkv, mb.positions());

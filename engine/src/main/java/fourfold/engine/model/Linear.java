@@ -36,13 +36,6 @@ public final class Linear {
         Gemm.nt(x, weight.data(), y, false);
     }
 
-    /** x (N, in) -> ys[i] (N, out_i) for several layers that read the same input (q, k, v; gate, up). */
-    public static void forward(Tensor x, Linear[] layers, Tensor[] ys) {
-        Tensor[] ws = new Tensor[layers.length];
-        for (int i = 0; i < layers.length; i++) ws[i] = layers[i].weight.data();
-        Gemm.ntShared(x, ws, ys, false);
-    }
-
     /**
      * dy (N, out), x (N, in) -> dW += dyᵀ · x; dx (N, in) = dy · W, or += with {@code accumulateDx}
      * (q, k and v share one input, so their input gradients add up in one buffer).

@@ -35,12 +35,10 @@ public final class Mlp {
     /** xnLocal (this rank's token rows, C) -> this rank's rows of the output, summed over the tp group. */
     public Output<Saved> forward(Tensor xnLocal, String label) {
         Tensor xn = tp.enter(xnLocal);                // (N, C)
-        var dev = xnLocal.device();
-        Tensor g = Tensor.empty(dev, MemoryTag.ACTIVATIONS, label + ".gate", xn.rows(), gate.out()); // (N, F / tp)
-        Tensor u = Tensor.empty(dev, MemoryTag.ACTIVATIONS, label + ".up", xn.rows(), up.out());     // (N, F / tp)
-        Linear.forward(xn, new Linear[] {gate, up}, new Tensor[] {g, u});
+        Tensor g = gate.forward(xn, label + ".gate"); // (N, F / tp)
+        Tensor u = up.forward(xn, label + ".up");     // (N, F / tp)
         TensorParallel.free(xn, xnLocal);
-        Tensor act = Tensor.empty(dev, MemoryTag.ACTIVATIONS, label + ".act", g.rows(), g.cols());
+        Tensor act = Tensor.empty(xnLocal.device(), MemoryTag.ACTIVATIONS, label + ".act", g.rows(), g.cols());
         SwiGlu.forward(g, u, act);
         Tensor d = down.forward(act, label + ".down"); // (N, C), partial over tp
         Tensor out = tp.exit(d);

@@ -151,53 +151,6 @@ class GemmTest {
     }
 
     @Test
-    void sharedInputProductsAreBitwiseTheSeparateProducts() {
-        // Reference: one Gemm.nt per weight on one worker. Under test: Gemm.ntShared on one worker
-        // (it falls back to separate products) and on two (A packed once, B panels side by side;
-        // weights of 60 and 37 rows end in edge slivers, so the next part's panel must start on a
-        // sliver boundary), overwriting and accumulating, K within one and across two K blocks.
-        int[][] cases = {{150, 270, 60, 37, 16}, {96, 128, 128, 128, 128}};
-        for (int[] d : cases) {
-            int m = d[0], k = d[1];
-            int[] ns = java.util.Arrays.copyOfRange(d, 2, d.length);
-            assertTrue(Gemm.Split.of(m, java.util.Arrays.stream(ns).sum(), k).units() >= 4, "M=" + m + " must split over two workers");
-            float[] a = random(m * k, 21);
-            for (boolean accumulate : new boolean[] {false, true}) {
-                for (Device device : new Device[] {one, two}) {
-                    List<Tensor> open = new ArrayList<>();
-                    try {
-                        Tensor ta = track(open, Tensor.of(device, MemoryTag.ACTIVATIONS, "x", a, m, k));
-                        Tensor[] ws = new Tensor[ns.length], shared = new Tensor[ns.length];
-                        for (int i = 0; i < ns.length; i++) {
-                            ws[i] = track(open, Tensor.of(device, MemoryTag.PARAMS, "w" + i, random(ns[i] * k, 30 + i), ns[i], k));
-                            shared[i] = track(open, Tensor.of(device, MemoryTag.ACTIVATIONS, "y" + i, random(m * ns[i], 40 + i), m, ns[i]));
-                        }
-                        Gemm.ntShared(ta, ws, shared, accumulate);
-                        for (int i = 0; i < ns.length; i++) {
-                            float[] expected = runRaw(one, false, true, m, ns[i], k, a, ws[i].toArray(), random(m * ns[i], 40 + i), accumulate);
-                            float[] got = shared[i].toArray();
-                            for (int e = 0; e < got.length; e++) {
-                                if (Float.floatToRawIntBits(got[e]) != Float.floatToRawIntBits(expected[e])) {
-                                    fail("ntShared on " + device.threads() + " worker(s), product " + i + " of " + ns.length + ", M=" + m
-                                            + " N=" + ns[i] + " K=" + k + " accumulate=" + accumulate + ": C[" + e / ns[i] + "][" + e % ns[i]
-                                            + "] is " + got[e] + ", Gemm.nt gives " + expected[e]);
-                                }
-                            }
-                        }
-                    } finally {
-                        open.forEach(Tensor::close);
-                    }
-                }
-            }
-        }
-    }
-
-    private static Tensor track(List<Tensor> open, Tensor t) {
-        open.add(t);
-        return t;
-    }
-
-    @Test
     void reportsItsCostToTheSimulatedClock() {
         List<String> seen = new ArrayList<>();
         one.setKernelListener((d, name, start, seconds, flops, bytes) -> seen.add(name + " " + (long) flops));
