@@ -31,7 +31,7 @@ import java.nio.ByteOrder;
 public final class AdamW {
     private AdamW() {}
 
-    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Float> S = KernelSupport.FLOATS;
     private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
     /** Elements per parallel block (a multiple of every vector length). */
     private static final int BLOCK = KernelSupport.MIN_ELEMENTS_PER_TASK;

@@ -23,7 +23,7 @@ import jdk.incubator.vector.VectorSpecies;
 final class AttentionKernels {
     private AttentionKernels() {}
 
-    static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    static final VectorSpecies<Float> F = KernelSupport.FLOATS;
     static final VectorSpecies<Integer> I = F.withLanes(int.class);
     static final int L = F.length();
     /**

@@ -22,7 +22,7 @@ import java.nio.ByteOrder;
 public final class CrossEntropy {
     private CrossEntropy() {}
 
-    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Float> S = KernelSupport.FLOATS;
     private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
 
     /**

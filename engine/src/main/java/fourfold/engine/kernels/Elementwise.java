@@ -18,7 +18,7 @@ import java.nio.ByteOrder;
 public final class Elementwise {
     private Elementwise() {}
 
-    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Float> S = KernelSupport.FLOATS;
     /** Same bit size as S: one float vector widens into exactly two double vectors. */
     private static final VectorSpecies<Double> D = VectorSpecies.of(double.class, S.vectorShape());
     private static final ByteOrder NATIVE = ByteOrder.nativeOrder();

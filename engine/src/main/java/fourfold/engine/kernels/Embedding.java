@@ -16,7 +16,7 @@ import java.nio.ByteOrder;
 public final class Embedding {
     private Embedding() {}
 
-    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Float> S = KernelSupport.FLOATS;
     private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
 
     /** tokens (N) -> out (N,C) = table[token - vocabStart], or 0 for tokens outside the shard. */

@@ -35,7 +35,7 @@ import java.nio.ByteOrder;
 final class GemmKernels {
     private GemmKernels() {}
 
-    static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    static final VectorSpecies<Float> S = KernelSupport.FLOATS;
     static final int L = S.length();
     /** Bytes in one vector. */
     private static final long VB = (long) L * Float.BYTES;

@@ -27,7 +27,7 @@ import java.nio.ByteOrder;
 final class GemmPack {
     private GemmPack() {}
 
-    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Float> S = KernelSupport.FLOATS;
     private static final int L = S.length();
     /** 8 floats: one MR-run of A (6 used, 2 overwritten by the next run) and one 8x8 transpose row. */
     private static final VectorSpecies<Float> S8 = FloatVector.SPECIES_256;

@@ -18,7 +18,15 @@ import java.nio.ByteOrder;
 final class KernelSupport {
     private KernelSupport() {}
 
-    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    /**
+     * The float vector shape of every kernel: the machine's preferred one (8 lanes with AVX2, 16
+     * with AVX-512), or {@code -Dfourfold.vectorBits=128|256|512}. The override is for tests: a
+     * second surefire execution runs the kernels with 16 lanes on an AVX2 machine (the JIT then
+     * does not intrinsify them, so only for small sizes), so the AVX-512 code paths are checked
+     * where there is no AVX-512.
+     */
+    static final VectorSpecies<Float> FLOATS = floats();
+    private static final VectorSpecies<Float> S = FLOATS;
     private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
     /** 1.5 * 2^23: adding it rounds a float of magnitude < 2^22 to an integer held in the low mantissa bits. */
     private static final float ROUND_MAGIC = 12582912f;
@@ -31,6 +39,17 @@ final class KernelSupport {
      * more than the work (a fork/join round trip is a few microseconds, 16K floats take about as long).
      */
     static final int MIN_ELEMENTS_PER_TASK = 1 << 14;
+
+    private static VectorSpecies<Float> floats() {
+        String bits = System.getProperty("fourfold.vectorBits");
+        if (bits == null) return FloatVector.SPECIES_PREFERRED;
+        return switch (bits) {
+            case "128" -> FloatVector.SPECIES_128;
+            case "256" -> FloatVector.SPECIES_256;
+            case "512" -> FloatVector.SPECIES_512;
+            default -> throw new IllegalStateException("fourfold.vectorBits must be 128, 256 or 512, got " + bits);
+        };
+    }
 
     /** Rows per parallel task for rows of {@code cols} elements (at least 1). */
     static int rowGrain(int cols) {

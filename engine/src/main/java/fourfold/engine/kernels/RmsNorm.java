@@ -18,7 +18,7 @@ import java.nio.ByteOrder;
 public final class RmsNorm {
     private RmsNorm() {}
 
-    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Float> S = KernelSupport.FLOATS;
     private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
 
     /** x (N,C), weight (C) -> out (N,C); rstd (N) keeps 1/sqrt(mean(x²)+eps) for backward. out may alias x. */

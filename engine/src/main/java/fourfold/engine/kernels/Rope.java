@@ -22,7 +22,7 @@ import java.nio.ByteOrder;
  * (about 2e-4 rad at pos 4096), so a table computed in double would NOT match HF.
  */
 public final class Rope {
-    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Float> S = KernelSupport.FLOATS;
     private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
 
     private final int headSize;

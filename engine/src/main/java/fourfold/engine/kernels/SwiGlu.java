@@ -17,7 +17,7 @@ import java.nio.ByteOrder;
 public final class SwiGlu {
     private SwiGlu() {}
 
-    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Float> S = KernelSupport.FLOATS;
     private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
     /** Elements per parallel block (a multiple of every vector length, so only the last block has a tail). */
     private static final int BLOCK = KernelSupport.MIN_ELEMENTS_PER_TASK;

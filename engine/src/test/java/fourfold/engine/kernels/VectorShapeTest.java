@@ -1,0 +1,22 @@
+package fourfold.engine.kernels;
+
+import jdk.incubator.vector.FloatVector;
+import org.junit.jupiter.api.Test;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+/**
+ * The kernels' vector shape is the machine's, or the one -Dfourfold.vectorBits names: the
+ * surefire execution that sets 512 must really run every kernel with 16 lanes (and the GEMM
+ * with the AVX-512 tile), or its passing tests would prove nothing about those code paths.
+ */
+class VectorShapeTest {
+    @Test
+    void kernelsUseTheRequestedVectorShape() {
+        int expectedBits = Integer.getInteger("fourfold.vectorBits", FloatVector.SPECIES_PREFERRED.vectorBitSize());
+        assertEquals(expectedBits, KernelSupport.FLOATS.vectorBitSize(), "bits of every kernel's FloatVector species");
+        assertEquals(expectedBits / Float.SIZE, GemmKernels.L, "GEMM lanes follow the same shape");
+        assertEquals(System.getProperty("fourfold.gemm.tile", GemmKernels.L >= 16 ? "4x4" : "6x2"), GemmKernels.TILE,
+                "16 lanes pick the 4 x 4 tile, 8 the 6 x 2 tile, unless fourfold.gemm.tile says otherwise");
+    }
+}
