@@ -63,7 +63,7 @@ final class GemmKernels {
         }
     }
 
-    /** The (MR, NR) product of an A sliver and a B sliver into {@code tile}, by the kernel for {@link #NV}. */
+    /** The (MR, NR) product of an A sliver and a B sliver into {@code tile}, by the kernel of {@link #TILE}. */
     static void multiply(int kc, MemorySegment pa, long aOff, MemorySegment pb, long bOff, MemorySegment tile) {
         if (MR == 4) multiply4x4(kc, pa, aOff, pb, bOff, tile);
         else multiply6x2(kc, pa, aOff, pb, bOff, tile);

@@ -29,7 +29,7 @@ final class GemmPack {
 
     private static final VectorSpecies<Float> S = KernelSupport.FLOATS;
     private static final int L = S.length();
-    /** 8 floats: one MR-run of A (6 used, 2 overwritten by the next run) and one 8x8 transpose row. */
+    /** 8 floats: one MR-run of A (MR used, the rest overwritten by the next run) and one 8x8 transpose row. */
     private static final VectorSpecies<Float> S8 = FloatVector.SPECIES_256;
     /** Use the 256-bit paths only where 256-bit vectors are native (not on 128-bit-only machines). */
     private static final boolean HAS_256 = S.vectorBitSize() >= 256;
