@@ -2,6 +2,7 @@ package fourfold.cli;
 
 import fourfold.devices.DeviceOutOfMemoryError;
 import fourfold.engine.UserError;
+import fourfold.engine.kernels.Gemm;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -111,7 +112,7 @@ public final class Main implements Runnable {
                 if (in != null) p.load(in);
             }
             return new String[]{"fourfold " + p.getProperty("version", "unknown") + " (Java " + Runtime.version() + ", "
-                    + Runtime.getRuntime().availableProcessors() + " cores)"};
+                    + Runtime.getRuntime().availableProcessors() + " cores, " + Gemm.machineKernels() + ")"};
         }
     }
 }

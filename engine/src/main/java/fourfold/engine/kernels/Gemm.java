@@ -37,6 +37,11 @@ public final class Gemm {
     /** Below this many multiply-adds per chunk a split across workers costs more than it saves. */
     private static final long MIN_MACS_PER_TASK = 1L << 20;
 
+    /** The vector width and micro-kernel tile this JVM runs, e.g. "8-lane (256-bit) vectors, 6x2 GEMM tile". */
+    public static String machineKernels() {
+        return L + "-lane (" + GemmKernels.S.vectorBitSize() + "-bit) vectors, " + GemmKernels.TILE + " GEMM tile";
+    }
+
     /** C (M,N) [+]= A (M,K) · B (K,N). */
     public static void nn(Tensor a, Tensor b, Tensor c, boolean accumulate) {
         Tensor.requireSameDevice("Gemm.nn", a, b, c);
