@@ -36,7 +36,7 @@ final class GemmPack {
     private static final ByteOrder NO = ByteOrder.nativeOrder();
     private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT_UNALIGNED;
     private static final int MR = GemmKernels.MR;
-    /** Columns of a B sliver: two vectors. */
+    /** Columns of a B sliver: NV vectors. */
     private static final int NR = GemmKernels.NR;
     private static final int NV = GemmKernels.NV;
     private static final long VB = (long) L * Float.BYTES;
