@@ -28,9 +28,15 @@ public final class Gemm {
 
     /** Columns of a micro-tile: 2 vectors on AVX2 (16 floats), 4 on AVX-512 (64 floats). */
     static final int NR = GemmKernels.NR;
-    /** Largest K block: a (KC, nr) B sliver stays in L1 while the kernel sweeps the A block. */
-    static final int KC = 256;
-    /** Rows of op(A) packed at once: an (MC, KC) block stays in L2. A multiple of MR. */
+    /**
+     * Largest K block. Each block ends with a pass over C (the tile is added to C), so long blocks
+     * amortize it: with the 6 x 2 tile on this project's AVX2 VM, 1024 against 256 ran 1.23x at
+     * 1024³, 1.3x at 2048³, 1.12-1.16x at 768x512x512 (interleaved in one JVM, docs/BENCHMARKS.md),
+     * although a (1024, 16) B sliver no longer fits L1. The AVX-512 4 x 4 tile keeps 256, the
+     * block it was measured with (its B sliver is 4x wider).
+     */
+    static final int KC = GemmKernels.MR == 4 ? 256 : 1024;
+    /** Rows of op(A) packed at once. A multiple of MR. (72 or 48 instead measured the same.) */
     static final int MC = 144;
     /** Columns of op(B) packed at once: a (KC, NC) panel stays in L3. A multiple of every nr. */
     static final int NC = 4096;

@@ -44,13 +44,17 @@ class GemmTest {
         two.close();
     }
 
-    /** The odd sizes of the issue, micro-tile edges (6 x 16 on AVX2, 6 x 32 on AVX-512), K beyond one K block (256), M beyond one M block (144). */
+    /**
+     * The odd sizes of the issue, micro-tile edges (6 x 16 with the 6 x 2 tile on AVX2, 4 x 64 with
+     * 4 x 4 on AVX-512), K beyond one K block (KC: 1024 with 6 x 2, 256 with 4 x 4; 2100 is three
+     * blocks of 700), M beyond one M block (144).
+     */
     static Stream<Arguments> shapes() {
         List<Arguments> s = new ArrayList<>();
         int[][] mnk = {
                 {1, 1, 1}, {1, 7, 17}, {7, 1, 33}, {17, 33, 1}, {1, 1, 257},
                 {7, 17, 33}, {33, 65, 17}, {65, 33, 129}, {6, 16, 8}, {12, 32, 256}, {13, 35, 300}, {13, 67, 40},
-                {129, 17, 65}, {150, 40, 7}, {17, 257, 65}, {257, 7, 3},
+                {129, 17, 65}, {150, 40, 7}, {17, 257, 65}, {257, 7, 3}, {13, 35, 1100}, {5, 9, 2100},
         };
         for (String v : new String[] {"nn", "nt", "tn", "tt"}) {
             for (int[] d : mnk) s.add(Arguments.of(v, d[0], d[1], d[2]));
@@ -126,8 +130,8 @@ class GemmTest {
     void resultIsBitwiseIdenticalForOneAndTwoWorkers() {
         // Tall C (split by rows: B packed once for both workers, in groups of 4 slivers; with the
         // 6 x 2 tile on AVX2 the second shape has 3 groups, the last one with an edge sliver) and
-        // wide C (split by columns), K spanning two K blocks. Every shape splits with either tile.
-        int[][] mnk = {{150, 60, 270}, {200, 150, 300}, {12, 1100, 270}};
+        // wide C (split by columns), K spanning two K blocks of either tile. Every shape splits with either tile.
+        int[][] mnk = {{150, 60, 1100}, {200, 150, 1300}, {12, 1100, 1030}};
         for (int[] d : mnk) {
             int m = d[0], n = d[1], k = d[2];
             Gemm.Split split = Gemm.Split.of(m, n, k);
