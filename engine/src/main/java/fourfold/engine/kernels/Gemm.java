@@ -152,13 +152,11 @@ public final class Gemm {
                 GemmPack.packB(transB, b, bOff, ldb, p0, kc, j0, Math.min(PACK_GROUP * NR, N - j0), pb.asSlice(dst));
             }
         });
+        int kcMax = ceilDiv(K, kBlocks);
         device.parallelFor(split.units(), split.minChunk(), CHUNKS_PER_WORKER, (start, end) -> {
             int m0 = start * MR, m1 = Math.min(end * MR, M);
             GemmScratch scratch = GemmScratch.get();
-            int kcMax = ceilDiv(K, kBlocks);
-            MemorySegment pa = scratch.a((long) roundUp(Math.min(MC, m1 - m0), MR) * kcMax * Float.BYTES);
-            MemorySegment tile = scratch.tile((long) MR * NR * Float.BYTES);
-            long ldcBytes = (long) ldc * Float.BYTES;
+            MemorySegment pa = packedA(scratch, m1 - m0, kcMax), tile = scratch.tile();
             for (int ic = m0; ic < m1; ic += MC) {
                 int mc = Math.min(MC, m1 - ic);
                 for (int kb = 0; kb < kBlocks; kb++) {
@@ -166,7 +164,7 @@ public final class Gemm {
                     boolean overwrite = !accumulate && kb == 0;
                     GemmPack.packA(transA, a, aOff, lda, ic, mc, p0, kc, pa);
                     long panel = (long) p0 * np * Float.BYTES;
-                    sweep(pa, pb, panel, tile, c, cOff, ldc, ldcBytes, ic, mc, 0, N, kc, overwrite);
+                    sweep(pa, pb, panel, tile, c, cOff, ldc, ic, mc, 0, N, kc, overwrite);
                 }
             }
         });
@@ -179,7 +177,8 @@ public final class Gemm {
 
     /** All micro-tiles of C rows [ic, ic+mc) x columns [jc, jc+nc) from a packed A block and B panel. */
     private static void sweep(MemorySegment pa, MemorySegment pb, long panel, MemorySegment tile, MemorySegment c,
-                              long cOff, int ldc, long ldcBytes, int ic, int mc, int jc, int nc, int kc, boolean overwrite) {
+                              long cOff, int ldc, int ic, int mc, int jc, int nc, int kc, boolean overwrite) {
+        long ldcBytes = (long) ldc * Float.BYTES;
         for (int jr = 0; jr < nc; jr += NR) {
             int cols = Math.min(NR, nc - jr);
             long bo = panel + (long) jr * kc * Float.BYTES;
@@ -217,10 +216,8 @@ public final class Gemm {
         int kBlocks = ceilDiv(K, KC);
         int kcMax = ceilDiv(K, kBlocks);
         GemmScratch scratch = GemmScratch.get();
-        MemorySegment pa = scratch.a(((long) roundUp(Math.min(MC, m1 - m0), MR) * kcMax) * Float.BYTES);
+        MemorySegment pa = packedA(scratch, m1 - m0, kcMax), tile = scratch.tile();
         MemorySegment pb = scratch.b((long) Math.min(NC, roundUp(n1 - n0, NR)) * kcMax * Float.BYTES);
-        MemorySegment tile = scratch.tile((long) MR * NR * Float.BYTES);
-        long ldcBytes = (long) ldc * Float.BYTES;
         for (int jc = n0; jc < n1; jc += NC) {
             int nc = Math.min(NC, n1 - jc);
             for (int kb = 0; kb < kBlocks; kb++) {
@@ -230,10 +227,15 @@ public final class Gemm {
                 for (int ic = m0; ic < m1; ic += MC) {
                     int mc = Math.min(MC, m1 - ic);
                     GemmPack.packA(transA, a, aOff, lda, ic, mc, p0, kc, pa);
-                    sweep(pa, pb, 0, tile, c, cOff, ldc, ldcBytes, ic, mc, jc, nc, kc, overwrite);
+                    sweep(pa, pb, 0, tile, c, cOff, ldc, ic, mc, jc, nc, kc, overwrite);
                 }
             }
         }
+    }
+
+    /** This thread's buffer for a packed block of A: up to MC of {@code rows} rows (whole slivers), kcMax deep. */
+    private static MemorySegment packedA(GemmScratch scratch, int rows, int kcMax) {
+        return scratch.a((long) roundUp(Math.min(MC, rows), MR) * kcMax * Float.BYTES);
     }
 
     /** First k of K block kb: K is cut into kBlocks blocks of (nearly) equal size, fixed by K alone. */

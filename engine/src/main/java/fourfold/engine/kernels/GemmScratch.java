@@ -42,8 +42,9 @@ final class GemmScratch {
         return shared;
     }
 
-    MemorySegment tile(long bytes) {
-        if (tile.byteSize() < bytes) tile = allocate(bytes);
+    /** One (MR, NR) micro-tile. */
+    MemorySegment tile() {
+        if (tile.byteSize() == 0) tile = allocate((long) GemmKernels.MR * GemmKernels.NR * Float.BYTES);
         return tile;
     }
 
