@@ -144,6 +144,7 @@ public class GemmBench {
                     ValueLayout.JAVA_INT, ValueLayout.JAVA_FLOAT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
             MethodHandle setThreads = linker.downcallHandle(blas.find("openblas_set_num_threads").orElseThrow(),
                     FunctionDescriptor.ofVoid(ValueLayout.JAVA_INT));
+            System.out.println("fourfold: " + Gemm.machineKernels());
             System.out.println("| case | fourfold GFLOP/s | OpenBLAS GFLOP/s | ratio (median) | ratio q1..q3 | pairs |");
             System.out.println("|---|---|---|---|---|---|");
             List<String> speedUps = new ArrayList<>();

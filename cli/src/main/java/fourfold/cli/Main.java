@@ -37,6 +37,11 @@ public final class Main implements Runnable {
         cl.setExecutionExceptionHandler((e, cmd, parsed) -> handle(e, cmd));
         cl.setParameterExceptionHandler(Main::usageError);
         try {
+            Gemm.machineKernels(); // reads the -Dfourfold.gemm.* tuning options: a bad one is reported here, once
+        } catch (ExceptionInInitializerError e) {
+            return handle(e, cl);
+        }
+        try {
             return cl.execute(args);
         } catch (OutOfMemoryError e) {
             // An Error thrown on this thread passes through picocli.

@@ -1,6 +1,7 @@
 package fourfold.engine.kernels;
 
 import fourfold.devices.Device;
+import fourfold.engine.UserError;
 import fourfold.engine.tensor.Shape;
 import fourfold.engine.tensor.Tensor;
 
@@ -33,19 +34,42 @@ public final class Gemm {
      * amortize it: with the 6 x 2 tile on this project's AVX2 VM, 1024 against 256 ran 1.23x at
      * 1024³, 1.3x at 2048³, 1.12-1.16x at 768x512x512 (interleaved in one JVM, docs/BENCHMARKS.md),
      * although a (1024, 16) B sliver no longer fits L1. The AVX-512 4 x 4 tile keeps 256, the
-     * block it was measured with (its B sliver is 4x wider).
+     * block it was measured with (its B sliver is 4x wider). {@code -Dfourfold.gemm.kc} overrides it,
+     * to tune another machine without a rebuild (results stay bitwise the same for any split, not
+     * for another KC: the K blocks change where partial sums are rounded).
      */
-    static final int KC = GemmKernels.MR == 4 ? 256 : 1024;
-    /** Rows of op(A) packed at once. A multiple of MR. (72 or 48 instead measured the same.) */
-    static final int MC = 144;
+    static final int KC = blockSize("fourfold.gemm.kc", GemmKernels.MR == 4 ? 256 : 1024, 1);
+    /**
+     * Rows of op(A) packed at once, a multiple of MR. (72 or 48 instead measured the same on AVX2.)
+     * {@code -Dfourfold.gemm.mc} overrides it.
+     */
+    static final int MC = blockSize("fourfold.gemm.mc", 144, MR);
     /** Columns of op(B) packed at once: a (KC, NC) panel stays in L3. A multiple of every nr. */
     static final int NC = 4096;
     /** Below this many multiply-adds per chunk a split across workers costs more than it saves. */
     private static final long MIN_MACS_PER_TASK = 1L << 20;
 
+    /** A block size from a system property (a positive multiple of {@code multiple}), else the default. */
+    private static int blockSize(String property, int fallback, int multiple) {
+        String v = System.getProperty(property);
+        if (v == null) return fallback;
+        int n;
+        try {
+            n = Integer.parseInt(v.trim());
+        } catch (NumberFormatException e) {
+            n = -1;
+        }
+        if (n <= 0 || n % multiple != 0) {
+            throw new UserError("-D" + property + " must be a positive " + (multiple == 1 ? "integer" : "multiple of " + multiple) + ", got '" + v
+                    + "'; fix it in FOURFOLD_JAVA_OPTS or the JVM options");
+        }
+        return n;
+    }
+
     /** The vector width and micro-kernel tile this JVM runs, e.g. "8-lane (256-bit) vectors, 6x2 GEMM tile". */
     public static String machineKernels() {
-        return L + "-lane (" + GemmKernels.S.vectorBitSize() + "-bit) vectors, " + GemmKernels.TILE + " GEMM tile";
+        return L + "-lane (" + GemmKernels.S.vectorBitSize() + "-bit) vectors, " + GemmKernels.TILE + " GEMM tile, K blocks of "
+                + KC + ", " + MC + "-row A blocks";
     }
 
     /** C (M,N) [+]= A (M,K) · B (K,N). */

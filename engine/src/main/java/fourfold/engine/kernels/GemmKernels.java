@@ -1,5 +1,6 @@
 package fourfold.engine.kernels;
 
+import fourfold.engine.UserError;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -59,7 +60,7 @@ final class GemmKernels {
 
     static {
         if (!TILE.equals("4x4") && !TILE.equals("6x2")) {
-            throw new IllegalStateException("fourfold.gemm.tile must be 6x2 or 4x4, got " + TILE);
+            throw new UserError("-Dfourfold.gemm.tile must be 6x2 or 4x4, got '" + TILE + "'; fix it in FOURFOLD_JAVA_OPTS or the JVM options");
         }
     }
 

@@ -1,5 +1,6 @@
 package fourfold.engine.kernels;
 
+import fourfold.engine.UserError;
 import fourfold.engine.tensor.Shape;
 import fourfold.engine.tensor.Tensor;
 import jdk.incubator.vector.FloatVector;
@@ -47,7 +48,8 @@ final class KernelSupport {
             case "128" -> FloatVector.SPECIES_128;
             case "256" -> FloatVector.SPECIES_256;
             case "512" -> FloatVector.SPECIES_512;
-            default -> throw new IllegalStateException("fourfold.vectorBits must be 128, 256 or 512, got " + bits);
+            default -> throw new UserError("-Dfourfold.vectorBits must be 128, 256 or 512, got '" + bits
+                    + "'; fix it in FOURFOLD_JAVA_OPTS or the JVM options");
         };
     }
 

@@ -8,7 +8,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 /**
  * The kernels' vector shape is the machine's, or the one -Dfourfold.vectorBits names: the
  * surefire execution that sets 512 must really run every kernel with 16 lanes (and the GEMM
- * with the AVX-512 tile), or its passing tests would prove nothing about those code paths.
+ * with the AVX-512 tile), or its passing tests would prove nothing about those code paths; the
+ * same for the GEMM block sizes that the 4 x 4 execution shrinks.
  */
 class VectorShapeTest {
     @Test
@@ -18,5 +19,8 @@ class VectorShapeTest {
         assertEquals(expectedBits / Float.SIZE, GemmKernels.L, "GEMM lanes follow the same shape");
         assertEquals(System.getProperty("fourfold.gemm.tile", GemmKernels.L >= 16 ? "4x4" : "6x2"), GemmKernels.TILE,
                 "16 lanes pick the 4 x 4 tile, 8 the 6 x 2 tile, unless fourfold.gemm.tile says otherwise");
+        assertEquals(Integer.getInteger("fourfold.gemm.kc", GemmKernels.MR == 4 ? 256 : 1024), Gemm.KC,
+                "K blocks: 1024 with the 6 x 2 tile, 256 with 4 x 4, unless fourfold.gemm.kc says otherwise");
+        assertEquals(Integer.getInteger("fourfold.gemm.mc", 144), Gemm.MC, "A blocks: 144 rows unless fourfold.gemm.mc says otherwise");
     }
 }
