@@ -7,6 +7,7 @@
 #
 # Then, on the other machine (copy DIR there):
 #   DIR/run-gemm.sh [case...]                GemmBench$Interleaved against OpenBLAS, one table with ratios
+#   DIR/tune-gemm.sh                         run-gemm.sh once per GEMM block size (see tune-gemm.sh)
 # Environment of run-gemm.sh: SECS (measured seconds per case, default 4), JAVA_OPTS (extra JVM
 # options, e.g. -Dfourfold.gemm.tile=6x2), OPENBLAS_CORETYPE (OpenBLAS 0.3.21 does not recognise
 # some virtualised Xeons and falls back to a generic kernel at a tenth of its speed: set SkylakeX
@@ -54,4 +55,5 @@ echo "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset} JAVA_OPTS=${JAVA_OPTS:-}"
   | grep -v -e 'WARNING' -e 'chronicle' -e 'Chronicle'
 EOF
 chmod +x "$dir/run-gemm.sh"
+cp scripts/bench/tune-gemm.sh "$dir/tune-gemm.sh"
 du -sh "$dir"

@@ -31,16 +31,19 @@ public final class Gemm {
     static final int NR = GemmKernels.NR;
     /**
      * Largest K block. Each block ends with a pass over C (the tile is added to C), so long blocks
-     * amortize it: with the 6 x 2 tile on this project's AVX2 VM, 1024 against 256 ran 1.23x at
-     * 1024³, 1.3x at 2048³, 1.12-1.16x at 768x512x512 (interleaved in one JVM, docs/BENCHMARKS.md),
-     * although a (1024, 16) B sliver no longer fits L1. The AVX-512 4 x 4 tile keeps 256, the
-     * block it was measured with (its B sliver is 4x wider). {@code -Dfourfold.gemm.kc} overrides it,
-     * to tune another machine without a rebuild (results stay bitwise the same for any split, not
-     * for another KC: the K blocks change where partial sums are rounded).
+     * amortize it, although a (1024, NR) B sliver no longer fits L1. Measured against 256 (the
+     * textbook size): with the 6 x 2 tile on this project's AVX2 VM, 1.23x at 1024³, 1.3x at
+     * 2048³, 1.12-1.16x at 768x512x512 (in one JVM); with the 4 x 4 tile on a 16-core AVX-512 Xeon
+     * (scripts/bench/tune-gemm.sh, against OpenBLAS's SkylakeX kernel), 0.90 of OpenBLAS at 1024³
+     * instead of 0.82, and 0.95 instead of 0.88 on the model's nt 768x512x128 (docs/BENCHMARKS.md).
+     * {@code -Dfourfold.gemm.kc} overrides it, to tune another machine without a rebuild (results
+     * stay bitwise the same for any split, not for another KC: the K blocks change where partial
+     * sums are rounded).
      */
-    static final int KC = blockSize("fourfold.gemm.kc", GemmKernels.MR == 4 ? 256 : 1024, 1);
+    static final int KC = blockSize("fourfold.gemm.kc", 1024, 1);
     /**
-     * Rows of op(A) packed at once, a multiple of MR. (72 or 48 instead measured the same on AVX2.)
+     * Rows of op(A) packed at once, a multiple of MR. (On AVX2 72 or 48 measured the same; on the
+     * AVX-512 Xeon 64 to 288 were within 0.03 of OpenBLAS's speed of each other.)
      * {@code -Dfourfold.gemm.mc} overrides it.
      */
     static final int MC = blockSize("fourfold.gemm.mc", 144, MR);

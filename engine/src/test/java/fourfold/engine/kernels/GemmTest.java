@@ -46,8 +46,8 @@ class GemmTest {
 
     /**
      * The odd sizes of the issue, micro-tile edges (6 x 16 with the 6 x 2 tile on AVX2, 4 x 64 with
-     * 4 x 4 on AVX-512), K beyond one K block (KC: 1024 with 6 x 2, 256 with 4 x 4; 2100 is three
-     * blocks of 700), M beyond one M block (144).
+     * 4 x 4 on AVX-512), K beyond one K block (KC 1024: 1100 is two blocks of 550, 2100 three of
+     * 700), M beyond one M block (144). The 4 x 4 surefire run shrinks the blocks to 100 and 20.
      */
     static Stream<Arguments> shapes() {
         List<Arguments> s = new ArrayList<>();

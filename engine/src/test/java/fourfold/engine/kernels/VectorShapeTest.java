@@ -19,8 +19,7 @@ class VectorShapeTest {
         assertEquals(expectedBits / Float.SIZE, GemmKernels.L, "GEMM lanes follow the same shape");
         assertEquals(System.getProperty("fourfold.gemm.tile", GemmKernels.L >= 16 ? "4x4" : "6x2"), GemmKernels.TILE,
                 "16 lanes pick the 4 x 4 tile, 8 the 6 x 2 tile, unless fourfold.gemm.tile says otherwise");
-        assertEquals(Integer.getInteger("fourfold.gemm.kc", GemmKernels.MR == 4 ? 256 : 1024), Gemm.KC,
-                "K blocks: 1024 with the 6 x 2 tile, 256 with 4 x 4, unless fourfold.gemm.kc says otherwise");
+        assertEquals(Integer.getInteger("fourfold.gemm.kc", 1024), Gemm.KC, "K blocks: 1024 unless fourfold.gemm.kc says otherwise");
         assertEquals(Integer.getInteger("fourfold.gemm.mc", 144), Gemm.MC, "A blocks: 144 rows unless fourfold.gemm.mc says otherwise");
     }
 }
