@@ -2,6 +2,7 @@ package fourfold.cli;
 
 import fourfold.devices.Bytes;
 import fourfold.engine.UserError;
+import fourfold.engine.io.OutputPaths;
 import fourfold.engine.model.LlamaConfig;
 
 import java.lang.management.ManagementFactory;
@@ -16,11 +17,7 @@ final class Preflight {
     static void requireWritableFile(String flag, Path file) {
         if (file == null) return;
         if (Files.isDirectory(file)) throw new UserError("cannot write " + flag + " " + file + ": it is a directory; give a file name");
-        Path existing = file.toAbsolutePath().getParent();
-        while (existing != null && !Files.exists(existing)) existing = existing.getParent();
-        if (existing == null || !Files.isDirectory(existing) || !Files.isWritable(existing)) {
-            throw new UserError("cannot write " + flag + " " + file + ": " + existing + " is not a writable directory; choose another " + flag);
-        }
+        OutputPaths.requireCreatable(file, flag + " " + file, "choose another " + flag);
     }
 
     /**

@@ -8,6 +8,7 @@ import fourfold.engine.UserError;
 import fourfold.engine.data.Sampling;
 import fourfold.engine.io.AtomicDirectory;
 import fourfold.engine.io.HfNames;
+import fourfold.engine.io.OutputPaths;
 import fourfold.engine.io.SafetensorsReader;
 import fourfold.engine.io.SafetensorsWriter;
 import fourfold.engine.model.LlamaConfig;
@@ -44,15 +45,10 @@ public final class Checkpoints {
 
     /** Refuses an output whose parent cannot be written, before any training time is spent. */
     public static void requireWritableParent(Path out) {
-        Path parent = out.toAbsolutePath().getParent();
-        Path existing = parent;
-        while (existing != null && !Files.exists(existing)) existing = existing.getParent();
-        if (existing == null || !Files.isDirectory(existing) || !Files.isWritable(existing)) {
-            throw new UserError("cannot write checkpoint " + out + ": " + (existing == null ? parent : existing) + " is not a writable directory; choose another --out");
-        }
         if (Files.exists(out) && !Files.isDirectory(out)) {
             throw new UserError("cannot write checkpoint " + out + ": it exists and is not a directory; choose another --out");
         }
+        OutputPaths.requireCreatable(out, "checkpoint " + out, "choose another --out");
     }
 
     private static void requireCheckpoint(Path dir) {

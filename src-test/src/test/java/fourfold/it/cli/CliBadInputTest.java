@@ -17,6 +17,7 @@ import static fourfold.it.cli.Cli.train;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * Every mistake a user can make on the command line ends the same way: exit code 2 (3 for out of
@@ -229,6 +230,17 @@ class CliBadInputTest {
         assertMentions(error(train("--out", out, "--metrics-out", file.resolve("m.jsonl"))), "a-file", "--metrics-out");
         assertMentions(error(train("--out", out, "--trace", file.resolve("t.json"))), "a-file", "--trace");
         assertFalse(Files.exists(out), "nothing written");
+    }
+
+    @Test
+    void outputWhereNothingCanBeCreated() {
+        // /proc exists and, to root, passes a permission check; creating anything in it fails all the
+        // same. That must be found before training, not when the checkpoint is saved at the end.
+        Path proc = Path.of("/proc");
+        assumeTrue(Files.isDirectory(proc), "a Linux /proc");
+        assertMentions(error(train("--out", proc.resolve("ck"))), "/proc", "not a writable directory", "--out");
+        assertMentions(error(train("--out", dir.resolve("never-written"), "--metrics-out", proc.resolve("m.jsonl"))),
+                "/proc", "not a writable directory", "--metrics-out");
     }
 
     @Test
