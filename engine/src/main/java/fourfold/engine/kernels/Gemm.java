@@ -1,7 +1,6 @@
 package fourfold.engine.kernels;
 
 import fourfold.devices.Device;
-import fourfold.engine.UserError;
 import fourfold.engine.tensor.Shape;
 import fourfold.engine.tensor.Tensor;
 
@@ -43,7 +42,7 @@ public final class Gemm {
     static final int KC = blockSize("fourfold.gemm.kc", 1024, 1);
     /**
      * Rows of op(A) packed at once, a multiple of MR. (On AVX2 72 or 48 measured the same; on the
-     * AVX-512 Xeon 64 to 288 were within 0.03 of OpenBLAS's speed of each other.)
+     * AVX-512 Xeon 64 to 288 rows gave 0.86-0.93 of OpenBLAS at 1024³, about the run-to-run spread.)
      * {@code -Dfourfold.gemm.mc} overrides it.
      */
     static final int MC = blockSize("fourfold.gemm.mc", 144, MR);
@@ -63,13 +62,12 @@ public final class Gemm {
             n = -1;
         }
         if (n <= 0 || n % multiple != 0) {
-            throw new UserError("-D" + property + " must be a positive " + (multiple == 1 ? "integer" : "multiple of " + multiple) + ", got '" + v
-                    + "'; fix it in FOURFOLD_JAVA_OPTS or the JVM options");
+            throw KernelSupport.badOption(property, "a positive " + (multiple == 1 ? "integer" : "multiple of " + multiple), v);
         }
         return n;
     }
 
-    /** The vector width and micro-kernel tile this JVM runs, e.g. "8-lane (256-bit) vectors, 6x2 GEMM tile". */
+    /** The kernels this JVM runs, e.g. "8-lane (256-bit) vectors, 6x2 GEMM tile, K blocks of 1024, 144-row A blocks". */
     public static String machineKernels() {
         return L + "-lane (" + GemmKernels.S.vectorBitSize() + "-bit) vectors, " + GemmKernels.TILE + " GEMM tile, K blocks of "
                 + KC + ", " + MC + "-row A blocks";

@@ -1,6 +1,5 @@
 package fourfold.engine.kernels;
 
-import fourfold.engine.UserError;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -60,7 +59,7 @@ final class GemmKernels {
 
     static {
         if (!TILE.equals("4x4") && !TILE.equals("6x2")) {
-            throw new UserError("-Dfourfold.gemm.tile must be 6x2 or 4x4, got '" + TILE + "'; fix it in FOURFOLD_JAVA_OPTS or the JVM options");
+            throw KernelSupport.badOption("fourfold.gemm.tile", "6x2 or 4x4", TILE);
         }
     }
 

@@ -48,9 +48,13 @@ final class KernelSupport {
             case "128" -> FloatVector.SPECIES_128;
             case "256" -> FloatVector.SPECIES_256;
             case "512" -> FloatVector.SPECIES_512;
-            default -> throw new UserError("-Dfourfold.vectorBits must be 128, 256 or 512, got '" + bits
-                    + "'; fix it in FOURFOLD_JAVA_OPTS or the JVM options");
+            default -> throw badOption("fourfold.vectorBits", "128, 256 or 512", bits);
         };
+    }
+
+    /** A kernel tuning option (a system property, read once at class load) with a value it cannot take. */
+    static UserError badOption(String property, String expected, String value) {
+        return new UserError("-D" + property + " must be " + expected + ", got '" + value + "'; fix it in FOURFOLD_JAVA_OPTS or the JVM options");
     }
 
     /** Rows per parallel task for rows of {@code cols} elements (at least 1). */

@@ -87,6 +87,35 @@ final class Cli {
     }
 
     /**
+     * Runs the command in a new JVM with {@code jvmOptions} (options read once per JVM, such as the
+     * kernels' -D tuning options, cannot be tried in this one). The JVM's own notice about incubator
+     * modules is dropped from stderr: the launcher's users see it too, and it is not fourfold's.
+     */
+    static Run runInNewJvm(List<String> jvmOptions, String... args) {
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        List<String> cmd = new ArrayList<>(List.of(java, "--add-modules=jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED"));
+        cmd.addAll(jvmOptions);
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName()));
+        cmd.addAll(List.of(args));
+        try {
+            Process p = new ProcessBuilder(cmd).start();
+            p.getOutputStream().close();
+            byte[] out = p.getInputStream().readAllBytes(), err = p.getErrorStream().readAllBytes();
+            int code = p.waitFor();
+            String errText = new String(err, StandardCharsets.UTF_8).lines()
+                    .filter(l -> !l.startsWith("WARNING: Using incubator modules")).map(l -> l + "\n").reduce("", String::concat);
+            List<String> shown = new ArrayList<>(jvmOptions);
+            shown.addAll(List.of(args));
+            return new Run(shown, code, new String(out, StandardCharsets.UTF_8), errText);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /**
      * `fourfold train` with the {@link #TINY} settings and {@code more} flags; a flag in {@code more}
      * replaces the TINY one (picocli refuses an option given twice).
      */
