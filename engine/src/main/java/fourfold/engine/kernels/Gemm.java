@@ -168,15 +168,26 @@ public final class Gemm {
         int np = roundUp(N, NR);                    // packed columns: whole slivers
         MemorySegment pb = GemmScratch.get().shared((long) np * K * Float.BYTES);
         // K block kb's panel (kc, np) starts at kStart(kb) times np floats.
-        int groups = ceilDiv(np / NR, PACK_GROUP);  // B is packed PACK_GROUP slivers at a time
-        device.parallelFor(kBlocks * groups, 1, (start, end) -> {
-            for (int u = start; u < end; u++) {
-                int kb = u / groups, j0 = u % groups * PACK_GROUP * NR;
-                int p0 = kStart(K, kb, kBlocks), kc = kStart(K, kb + 1, kBlocks) - p0;
-                long dst = ((long) p0 * np + (long) j0 * kc) * Float.BYTES;
-                GemmPack.packB(transB, b, bOff, ldb, p0, kc, j0, Math.min(PACK_GROUP * NR, N - j0), pb.asSlice(dst));
-            }
-        });
+        if (transB) { // B's rows are op(B)'s columns: groups of slivers
+            int groups = ceilDiv(np / NR, PACK_GROUP);
+            device.parallelFor(kBlocks * groups, 1, (start, end) -> {
+                for (int u = start; u < end; u++) {
+                    int kb = u / groups, j0 = u % groups * PACK_GROUP * NR;
+                    int p0 = kStart(K, kb, kBlocks), kc = kStart(K, kb + 1, kBlocks) - p0;
+                    long dst = ((long) p0 * np + (long) j0 * kc) * Float.BYTES;
+                    GemmPack.packB(true, b, bOff, ldb, p0, kc, j0, Math.min(PACK_GROUP * NR, N - j0), pb.asSlice(dst));
+                }
+            });
+        } else { // ranges of whole rows, so that B is read front to back
+            device.parallelFor(kBlocks * PACK_PIECES, 1, (start, end) -> {
+                for (int u = start; u < end; u++) {
+                    int kb = u / PACK_PIECES, piece = u % PACK_PIECES;
+                    int p0 = kStart(K, kb, kBlocks), kc = kStart(K, kb + 1, kBlocks) - p0;
+                    int k0 = (int) ((long) kc * piece / PACK_PIECES), k1 = (int) ((long) kc * (piece + 1) / PACK_PIECES);
+                    if (k0 < k1) GemmPack.packRowsOfB(b, bOff, ldb, p0, kc, k0, k1, 0, N, pb.asSlice((long) p0 * np * Float.BYTES));
+                }
+            });
+        }
         int kcMax = ceilDiv(K, kBlocks);
         device.parallelFor(split.units(), split.minChunk(), CHUNKS_PER_WORKER, (start, end) -> {
             int m0 = start * MR, m1 = Math.min(end * MR, M);
@@ -195,8 +206,10 @@ public final class Gemm {
         });
     }
 
-    /** Packing B PACK_GROUP slivers at a time keeps packCopy's four-slivers-per-row-read pattern. */
+    /** A transposed B is packed PACK_GROUP slivers (of 8x8 transposes) per task. */
     private static final int PACK_GROUP = 4;
+    /** A non-transposed B is packed in this many ranges of whole rows per K block. */
+    private static final int PACK_PIECES = 8;
     /** Row chunks per worker in {@link #rowsSharingB}: enough for a late worker to take fewer. */
     private static final int CHUNKS_PER_WORKER = 4;
 

@@ -19,7 +19,7 @@ import java.nio.ByteOrder;
  *   from A stored (K, lda) (transA): the MR values of one k are contiguous, one 8-float copy per k
  *   from A stored (M, lda): MR rows read side by side and interleaved
  * packed B, a (kc, nc) panel: slivers of NR columns, k-major: pb[s][k][c]  (NR floats per k)
- *   from B stored (K, ldb): a vector copy per k; from B stored (N, ldb) (transB): 8x8 transposes
+ *   from B stored (K, ldb): row by row across all slivers, vector copies; from B stored (N, ldb) (transB): 8x8 transposes
  * </pre>
  * Offsets into A/B are in floats (as the BLAS-style call gives them), offsets into the packed
  * buffers are in bytes.
@@ -141,55 +141,54 @@ final class GemmPack {
 
     /** Packs k [p0, p0+kc) x columns [j0, j0+nc) of op(B) into {@code pb}, slivers of NR columns. */
     static void packB(boolean transB, MemorySegment b, long bOff, int ldb, int p0, int kc, int j0, int nc, MemorySegment pb) {
-        int full = nc / NR * NR; // columns in full slivers
         if (!transB) {
-            packCopy(b, bOff, ldb, p0, kc, j0, full, pb);
-        } else {
-            packTransposed(b, bOff, ldb, p0, kc, j0, full, pb);
+            packRowsOfB(b, bOff, ldb, p0, kc, 0, kc, j0, nc, pb);
+            return;
         }
-        if (full < nc) packEdgeB(transB, b, bOff, ldb, p0, kc, j0 + full, nc - full, pb, (long) full * kc * Float.BYTES);
+        int full = nc / NR * NR; // columns in full slivers
+        packTransposed(b, bOff, ldb, p0, kc, j0, full, pb);
+        if (full < nc) packEdgeB(true, b, bOff, ldb, p0, kc, 0, kc, j0 + full, nc - full, pb, (long) full * kc * Float.BYTES);
     }
 
     /**
-     * B stored (K, ldb), the full slivers of columns [j0, j0+cols): for one k a sliver's NR columns
-     * are contiguous, a straight copy of NV vectors. Four slivers are copied side by side, so each
-     * row of B is read 4*NR floats at a time rather than NR (measured: 0.35 instead of 0.8 ns per
-     * float at ldb = 1024, where every row of B is another 4 KiB page). The loops over vectors have
-     * constant bounds: C2 unrolls them into base + constant + k * stride addresses.
+     * B stored (K, ldb) (not transposed): rows [k0, k1) of the (kc, nc) block at k p0, all its
+     * slivers, into the block's packed panel {@code pb}. Workers can pack disjoint row ranges of one panel.
      */
-    private static void packCopy(MemorySegment b, long bOff, int ldb, int p0, int kc, int j0, int cols, MemorySegment pb) {
+    static void packRowsOfB(MemorySegment b, long bOff, int ldb, int p0, int kc, int k0, int k1, int j0, int nc, MemorySegment pb) {
+        int full = nc / NR * NR;
+        packCopy(b, bOff, ldb, p0, kc, k0, k1, j0, full, pb);
+        if (full < nc) packEdgeB(false, b, bOff, ldb, p0, kc, k0, k1, j0 + full, nc - full, pb, (long) full * kc * Float.BYTES);
+    }
+
+    /**
+     * B stored (K, ldb), rows [k0, k1) of the full slivers of columns [j0, j0+cols): for one k a
+     * sliver's NR columns are contiguous, a straight copy of NV vectors. Row by row across all the
+     * slivers, so B is read front to back: going down one sliver's columns instead (rows ldb apart)
+     * ran at 0.2-0.6 floats per ns, from 2.6-4.3 this way (a 1024-float stride maps every row to one
+     * L1 set; measured with cold and warm B, 128 to 4096 columns; docs/BENCHMARKS.md).
+     */
+    private static void packCopy(MemorySegment b, long bOff, int ldb, int p0, int kc, int k0, int k1, int j0, int cols, MemorySegment pb) {
         long ldbBytes = (long) ldb * Float.BYTES;
         long rowBytes = (long) NR * Float.BYTES;     // one k of one sliver
         long sliverBytes = kc * rowBytes;
         int slivers = cols / NR;
-        int s = 0;
-        for (; s + 4 <= slivers; s += 4) {
-            long src = (bOff + (long) p0 * ldb + j0 + (long) s * NR) * Float.BYTES;
-            long dst = s * sliverBytes;
-            for (int k = 0; k < kc; k++) {
-                long ks = src + k * ldbBytes, kd = dst + k * rowBytes;
-                for (int i = 0; i < 4 * NV; i++) { // vector i of the row lands in sliver i / NV
-                    FloatVector.fromMemorySegment(S, b, ks + i * VB, NO)
-                            .intoMemorySegment(pb, kd + (i / NV) * sliverBytes + (i % NV) * VB, NO);
+        long src = (bOff + (long) p0 * ldb + j0) * Float.BYTES;
+        for (int k = k0; k < k1; k++) {
+            long ks = src + k * ldbBytes, kd = k * rowBytes;
+            for (int s = 0; s < slivers; s++) {
+                for (int v = 0; v < NV; v++) {
+                    FloatVector.fromMemorySegment(S, b, ks + s * rowBytes + v * VB, NO).intoMemorySegment(pb, kd + s * sliverBytes + v * VB, NO);
                 }
-            }
-        }
-        for (; s < slivers; s++) {
-            long src = (bOff + (long) p0 * ldb + j0 + (long) s * NR) * Float.BYTES;
-            long dst = s * sliverBytes;
-            for (int k = 0; k < kc; k++) {
-                long ks = src + k * ldbBytes, kd = dst + k * rowBytes;
-                for (int v = 0; v < NV; v++) FloatVector.fromMemorySegment(S, b, ks + v * VB, NO).intoMemorySegment(pb, kd + v * VB, NO);
             }
         }
     }
 
-    /** The last sliver, with fewer than NR columns, in scalars; zeros right of the edge. */
-    private static void packEdgeB(boolean transB, MemorySegment b, long bOff, int ldb, int p0, int kc, int j, int cols,
+    /** Rows [k0, k1) of the last sliver, with fewer than NR columns, in scalars; zeros right of the edge. */
+    private static void packEdgeB(boolean transB, MemorySegment b, long bOff, int ldb, int p0, int kc, int k0, int k1, int j, int cols,
                                   MemorySegment pb, long dst) {
         for (int c = 0; c < NR; c++) {
             long d = dst + (long) c * Float.BYTES;
-            for (int k = 0; k < kc; k++) {
+            for (int k = k0; k < k1; k++) {
                 float v = 0f;
                 if (c < cols) v = b.get(F, (bOff + (transB ? (long) (j + c) * ldb + p0 + k : (long) (p0 + k) * ldb + j + c)) * Float.BYTES);
                 pb.set(F, d + (long) k * NR * Float.BYTES, v);
