@@ -213,16 +213,23 @@ public final class Gemm {
     /** Row chunks per worker in {@link #rowsSharingB}: enough for a late worker to take fewer. */
     private static final int CHUNKS_PER_WORKER = 4;
 
-    /** All micro-tiles of C rows [ic, ic+mc) x columns [jc, jc+nc) from a packed A block and B panel. */
+    /**
+     * All micro-tiles of C rows [ic, ic+mc) x columns [jc, jc+nc) from a packed A block and B panel,
+     * A sliver by A sliver: the A sliver (kc x MR) stays in L1 while the B slivers stream past it,
+     * and C is written MR whole rows at a time. (BLIS's order, B sliver outer, suits K blocks of
+     * 256, whose B sliver fits L1; with K blocks of 1024 it does not, and going down C's columns one
+     * tile at a time touched a line per row. Measured in one JVM on AVX2: 1.09x at 512³, 1.11x at
+     * 1024³, 1.05-1.18x on the model's shapes; docs/BENCHMARKS.md.)
+     */
     private static void sweep(MemorySegment pa, MemorySegment pb, long panel, MemorySegment tile, MemorySegment c,
                               long cOff, int ldc, int ic, int mc, int jc, int nc, int kc, boolean overwrite) {
         long ldcBytes = (long) ldc * Float.BYTES;
-        for (int jr = 0; jr < nc; jr += NR) {
-            int cols = Math.min(NR, nc - jr);
-            long bo = panel + (long) jr * kc * Float.BYTES;
-            for (int ir = 0; ir < mc; ir += MR) {
-                int rows = Math.min(MR, mc - ir);
-                long ao = (long) ir * kc * Float.BYTES;
+        for (int ir = 0; ir < mc; ir += MR) {
+            int rows = Math.min(MR, mc - ir);
+            long ao = (long) ir * kc * Float.BYTES;
+            for (int jr = 0; jr < nc; jr += NR) {
+                int cols = Math.min(NR, nc - jr);
+                long bo = panel + (long) jr * kc * Float.BYTES;
                 long co = (cOff + (long) (ic + ir) * ldc + jc + jr) * Float.BYTES;
                 GemmKernels.multiply(kc, pa, ao, pb, bo, tile);
                 GemmKernels.store(tile, c, co, ldcBytes, rows, cols, overwrite);
