@@ -218,8 +218,8 @@ public final class Gemm {
      * A sliver by A sliver: the A sliver (kc x MR) stays in L1 while the B slivers stream past it,
      * and C is written MR whole rows at a time. (BLIS's order, B sliver outer, suits K blocks of
      * 256, whose B sliver fits L1; with K blocks of 1024 it does not, and going down C's columns one
-     * tile at a time touched a line per row. Measured in one JVM on AVX2: 1.09x at 512³, 1.11x at
-     * 1024³, 1.05-1.18x on the model's shapes; docs/BENCHMARKS.md.)
+     * tile at a time touched a line per row. Measured in one JVM on AVX2: 1.09x at 512³, 1.06-1.11x
+     * at 1024³, 1.05-1.34x on the model's shapes with N >= 384, 1.00 with N = 128; docs/BENCHMARKS.md.)
      */
     private static void sweep(MemorySegment pa, MemorySegment pb, long panel, MemorySegment tile, MemorySegment c,
                               long cOff, int ldc, int ic, int mc, int jc, int nc, int kc, boolean overwrite) {
