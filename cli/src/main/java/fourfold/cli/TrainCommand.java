@@ -90,6 +90,8 @@ final class TrainCommand implements Callable<Integer> {
     String profile;
     @Option(names = "--trace", description = "Write a Chrome trace (open in Perfetto or chrome://tracing) of the run's simulated time.")
     Path trace;
+    @Option(names = "--kernel-times", description = "After training, print where a step's wall time went, kernel by kernel (leaves out the first steps: JIT warm-up).")
+    boolean kernelTimes;
     @Option(names = "--bucket-size", defaultValue = "1m", description = "Data-parallel gradient bucket size, e.g. 256k, 4m (default: ${DEFAULT-VALUE}).")
     String bucketSize;
     @Option(names = "--reshard-after-forward", defaultValue = "true", arity = "1", description = "ZeRO-3: free gathered parameters after forward and gather again for backward (default: ${DEFAULT-VALUE}).")
@@ -158,6 +160,7 @@ final class TrainCommand implements Callable<Integer> {
                             + "; raise --steps to train further");
                 }
             }
+            if (kernelTimes) trainer.measureKernelTimes(KernelTimesTable.warmupSteps(options.steps() - trainer.startStep()));
             // Everything is checked: from here on, only running out of memory can stop the run early.
             try (MetricsWriter metrics = MetricsWriter.open(metricsOut);
                  TrainProgress progress = new TrainProgress(options.steps(), !noProgress)) {
@@ -171,6 +174,7 @@ final class TrainCommand implements Callable<Integer> {
             }
             System.err.println("fourfold: checkpoint written to " + out + " (try: ./fourfold generate --checkpoint " + out + ")");
             if (trace != null) System.err.println("fourfold: trace written to " + trace + " (open it in https://ui.perfetto.dev)");
+            if (kernelTimes) System.out.print(KernelTimesTable.format(trainer.kernelProfile()));
         }
         return 0;
     }

@@ -13,6 +13,7 @@ public final class Device implements AutoCloseable {
     private final SimClock clock = new SimClock();
     private volatile ComputeSpec spec;
     private volatile KernelListener kernelListener;
+    private volatile KernelTimes kernelTimes;
 
     /** Receives every kernel's modeled cost (the trace records it as a compute span). */
     public interface KernelListener {
@@ -71,8 +72,18 @@ public final class Device implements AutoCloseable {
         this.kernelListener = listener;
     }
 
-    /** Advances the simulated clock by a kernel's modeled cost (roofline of {@link #spec()}). */
+    /** Times this device's kernels on the wall clock ({@code null}: stop). */
+    public void setKernelTimes(KernelTimes times) {
+        this.kernelTimes = times;
+    }
+
+    /**
+     * Advances the simulated clock by a kernel's modeled cost (roofline of {@link #spec()}). Every
+     * kernel calls it once, when it is done.
+     */
     public void recordCompute(String kernel, double flops, double bytes) {
+        KernelTimes times = kernelTimes;
+        if (times != null) times.kernelEnded(kernel, flops, bytes);
         double start = clock.now();
         double seconds = spec.cost(flops, bytes);
         clock.advanceBy(seconds);
@@ -94,6 +105,8 @@ public final class Device implements AutoCloseable {
      * for loops whose result does not depend on the chunk bounds.
      */
     public void parallelFor(int n, int minChunk, int chunksPerWorker, RangeBody body) {
+        KernelTimes times = kernelTimes;
+        if (times != null) times.loopStarted();
         if (n <= 0) return;
         int chunks = Math.min(threads * Math.max(1, chunksPerWorker), Math.max(1, n / Math.max(1, minChunk)));
         if (chunks <= 1) {

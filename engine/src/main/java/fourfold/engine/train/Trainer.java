@@ -5,6 +5,7 @@ import fourfold.devices.Cluster;
 import fourfold.devices.ClusterConfig;
 import fourfold.devices.Device;
 import fourfold.devices.HardwareProfile;
+import fourfold.devices.KernelTimes;
 import fourfold.devices.Mesh;
 import fourfold.devices.MemoryTag;
 import fourfold.devices.Rank;
@@ -60,6 +61,10 @@ public final class Trainer implements AutoCloseable {
     private Path weightsFrom;   // --init or --resume
     private Path optimizerFrom; // --resume
     private int startStep;
+    private KernelTimes[] kernelTimes; // per rank, when measured
+    private int kernelTimesFrom;       // steps after the start step that are not timed (JIT warm-up)
+    private final double[] timedSeconds;
+    private final int[] timedSteps;
 
     public Trainer(TrainOptions options, Layout layout, Hardware hardware) {
         this(options, layout, hardware, DpOptions.DEFAULT);
@@ -90,6 +95,8 @@ public final class Trainer implements AutoCloseable {
                 .withThreadsPerDevice(hardware.threadsPerDevice())
                 .withProfile(profile)
                 .withTrace(hardware.trace() != null));
+        this.timedSeconds = new double[mesh.size()];
+        this.timedSteps = new int[mesh.size()];
     }
 
     public TrainOptions options() {
@@ -121,6 +128,32 @@ public final class Trainer implements AutoCloseable {
 
     public int startStep() {
         return startStep;
+    }
+
+    /**
+     * Times every kernel of the training steps on the wall clock ({@link KernelTimes}), leaving
+     * out the first {@code skipSteps} steps of the run (JIT warm-up); evaluation is never timed.
+     * Call before {@link #train}; read the result with {@link #kernelProfile()}.
+     */
+    public void measureKernelTimes(int skipSteps) {
+        kernelTimesFrom = Math.max(0, skipSteps);
+        kernelTimes = new KernelTimes[cluster.mesh().size()];
+        for (int r = 0; r < kernelTimes.length; r++) kernelTimes[r] = new KernelTimes();
+    }
+
+    /**
+     * Wall time per kernel over the timed steps: {@code rows} summed over all ranks (divide by
+     * ranks x steps for a per-rank, per-step mean), and the mean wall time of a timed step.
+     */
+    public record KernelProfile(int ranks, int firstStep, int steps, double stepSeconds, List<KernelTimes.Row> rows) {}
+
+    /** What {@link #measureKernelTimes} measured; null when it was not asked for. */
+    public KernelProfile kernelProfile() {
+        if (kernelTimes == null) return null;
+        int n = kernelTimes.length;
+        double seconds = 0;
+        for (int r = 0; r < n; r++) seconds += timedSteps[r] == 0 ? 0 : timedSeconds[r] / timedSteps[r];
+        return new KernelProfile(n, startStep + kernelTimesFrom + 1, timedSteps[0], seconds / n, KernelTimes.sum(Arrays.asList(kernelTimes)));
     }
 
     /** Starts from a checkpoint's weights with a fresh optimizer (the config must match). */
@@ -182,6 +215,8 @@ public final class Trainer implements AutoCloseable {
                 : AdamWOptimizer.forParameters(model.parameters(), options.adamw());
         if (optimizerFrom != null) loadOptimizer(model, optimizer, tp);
         optimizer.setStepCount(startStep);
+        KernelTimes times = kernelTimes != null ? kernelTimes[rank.rank()] : null;
+        device.setKernelTimes(times);
         try (RankTrainer trainer = new RankTrainer(model, optimizer, dp, dpGroup, layout.microBatches())) {
             int B = options.batch(), rows = B / layout.dp(), dpRank = dpGroup.rank();
             for (int step = startStep; step < options.steps(); step++) {
@@ -190,9 +225,16 @@ public final class Trainer implements AutoCloseable {
                 device.memory().resetPeak();
                 Map<String, Long> sent0 = bytesSent(rank);
                 double sim0 = device.clock().now();
+                boolean timed = times != null && step - startStep >= kernelTimesFrom;
+                if (timed) times.measure(true);
                 long t0 = System.nanoTime();
                 RankTrainer.StepResult r = trainer.step(local, options.tokensPerStep(), lr, options.clip());
                 double seconds = (System.nanoTime() - t0) / 1e9;
+                if (timed) {
+                    times.measure(false);
+                    timedSeconds[rank.rank()] += seconds;
+                    timedSteps[rank.rank()]++;
+                }
                 lastStep[rank.rank()] = report(rank, sent0, dp);
                 simDelta[rank.rank()] = device.clock().now() - sim0;
                 peaks[rank.rank()] = device.memory().peak();

@@ -234,4 +234,25 @@ class CliTest {
     static List<Double> losses(Path metrics) throws IOException {
         return jsonLines(metrics).stream().map(o -> o.get("loss").getAsDouble()).toList();
     }
+
+    @Test
+    void kernelTimesTellWhereAStepWent() {
+        for (List<String> layout : List.of(List.of("--dp", "1"), List.of("--dp", "2"))) {
+            Cli.Run r = train("--steps", "10", "--kernel-times", "--eval-every", "0", "--out", dir.resolve("kt" + layout.get(1)), layout.get(0), layout.get(1))
+                    .requireSuccess();
+            String what = "--kernel-times with " + layout + ":\n" + r.out();
+            Matcher head = Pattern.compile("steps 3\\.\\.10 \\(8 steps after 2 of warm-up\\), mean over (\\d) ranks?: ([\\d.]+) ms per step").matcher(r.out());
+            assertTrue(head.find(), what + "\nheader: the timed steps (10 steps, the first fifth left out) and the ranks");
+            assertEquals(layout.get(1), head.group(1), what);
+            double step = Double.parseDouble(head.group(2));
+            // Each rank of the `test` preset runs 7 GEMMs of each kind per layer and 4 layers, plus the LM head's: 29.
+            Matcher gemm = Pattern.compile("\\| gemm_nt \\| 29 \\| ([\\d.]+) \\|").matcher(r.out());
+            assertTrue(gemm.find(), what + "\nforward GEMMs per rank and step");
+            Matcher all = Pattern.compile("\\| all kernels \\| \\| ([\\d.]+) \\|").matcher(r.out());
+            assertTrue(all.find(), what);
+            double kernels = Double.parseDouble(all.group(1));
+            assertTrue(kernels > 0 && kernels <= step, what + "\nkernels take part of the step, never more than all of it");
+            assertTrue(r.out().contains("| outside kernels"), what);
+        }
+    }
 }
