@@ -1,11 +1,14 @@
 package fourfold.devices;
 
 import fourfold.devices.comm.CommStats;
-import fourfold.devices.comm.Interconnect;
+import fourfold.devices.comm.Network;
 import fourfold.devices.comm.RunControl;
 import fourfold.devices.trace.Lane;
 import fourfold.devices.trace.Trace;
 import fourfold.devices.trace.Tracer;
+
+import java.io.IOException;
+import java.nio.file.Path;
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -42,7 +45,8 @@ public final class Cluster implements AutoCloseable {
     private final List<Device> devices;
     private final CommStats stats = new CommStats();
     private final Trace trace;
-    private final Interconnect net;
+    private final Hosting hosting;
+    private final Network net;
     private final Rank[] ranks;
     private final AtomicBoolean running = new AtomicBoolean();
     private volatile boolean closed;
@@ -50,25 +54,36 @@ public final class Cluster implements AutoCloseable {
     private volatile String stuck;
 
     public Cluster(Mesh mesh, ClusterConfig config) {
+        this(mesh, config, Hosting.IN_PROCESS);
+    }
+
+    /** A cluster whose process hosts the ranks {@code hosting} names (devices, driver threads); the others live elsewhere. */
+    public Cluster(Mesh mesh, ClusterConfig config, Hosting hosting) {
         this.mesh = Objects.requireNonNull(mesh, "mesh");
         this.config = Objects.requireNonNull(config, "config");
+        this.hosting = Objects.requireNonNull(hosting, "hosting");
         int n = mesh.size();
         this.topology = new Topology(config.profile(), n);
+        int hosted = 0;
+        for (int r = 0; r < n; r++) if (hosting.hosts(r)) hosted++;
         int threads = config.threadsPerDevice() == 0
-                ? Device.defaultThreads(Runtime.getRuntime().availableProcessors(), n) : config.threadsPerDevice();
+                ? Device.defaultThreads(Runtime.getRuntime().availableProcessors(), hosted) : config.threadsPerDevice();
         List<Device> ds = new ArrayList<>(n);
         try {
-            for (int r = 0; r < n; r++) ds.add(new Device(r, config.memoryPerDevice(), threads, config.profile().computeSpec(threads)));
+            for (int r = 0; r < n; r++) {
+                ds.add(hosting.hosts(r) ? new Device(r, config.memoryPerDevice(), threads, config.profile().computeSpec(threads)) : null);
+            }
         } catch (RuntimeException | Error e) {
-            for (Device d : ds) d.close();
+            for (Device d : ds) if (d != null) d.close();
             throw e;
         }
         this.devices = Collections.unmodifiableList(ds);
         this.trace = config.trace() == null ? Trace.disabled() : new Trace(config.trace());
-        this.net = new Interconnect(devices, topology, stats, trace, config.sliceBytes());
+        this.net = hosting.network(mesh, devices, topology, stats, trace, config.sliceBytes());
         this.ranks = new Rank[n];
         for (int r = 0; r < n; r++) {
             Device d = devices.get(r);
+            if (d == null) continue;
             ranks[r] = new Rank(r, mesh, d, net, stats, new Tracer(trace, d, r));
             if (trace.enabled()) attachTrace(r, d);
         }
@@ -117,6 +132,7 @@ public final class Cluster implements AutoCloseable {
         Thread[] threads = new Thread[n];
         for (int r = 0; r < n; r++) {
             int rank = r;
+            if (ranks[r] == null) continue; // hosted by another process
             threads[r] = Thread.ofPlatform().name("fourfold-rank-" + r).daemon(true).unstarted(() -> {
                 try {
                     results[rank] = program.run(ranks[rank]);
@@ -127,7 +143,7 @@ public final class Cluster implements AutoCloseable {
                 }
             });
         }
-        for (Thread t : threads) t.start();
+        for (Thread t : threads) if (t != null) t.start();
         boolean interrupted = joinAll(threads, control);
         if (stuck == null) {
             try {
@@ -153,7 +169,7 @@ public final class Cluster implements AutoCloseable {
         long deadline = 0; // set when the abort is first seen
         boolean interruptsSent = false;
         for (Thread t : threads) {
-            while (t.isAlive()) {
+            while (t != null && t.isAlive()) {
                 try {
                     t.join(20);
                 } catch (InterruptedException e) {
@@ -165,12 +181,12 @@ public final class Cluster implements AutoCloseable {
                 if (deadline == 0) deadline = now + config.collectiveTimeout().toNanos();
                 if (now < deadline) continue;
                 if (!interruptsSent) {
-                    for (Thread u : threads) if (u.isAlive()) u.interrupt();
+                    for (Thread u : threads) if (u != null && u.isAlive()) u.interrupt();
                     interruptsSent = true;
                     deadline = now + 5_000_000_000L;
                 } else {
                     List<String> alive = new ArrayList<>();
-                    for (Thread u : threads) if (u.isAlive()) alive.add(u.getName());
+                    for (Thread u : threads) if (u != null && u.isAlive()) alive.add(u.getName());
                     stuck = "rank threads " + alive + " did not stop after the run was aborted";
                     return interrupted;
                 }
@@ -203,7 +219,26 @@ public final class Cluster implements AutoCloseable {
         return topology;
     }
 
-    /** The devices, indexed by global rank. */
+    /** Whether this process hosts {@code rank} (always, unless the cluster spans processes). */
+    public boolean hosts(int rank) {
+        return ranks[rank] != null;
+    }
+
+    /** Element-wise maximum of {@code values} over every process of the cluster (see {@link Hosting#maxOverProcesses}). */
+    public double[] maxOverProcesses(double... values) {
+        return hosting.maxOverProcesses(values);
+    }
+
+    /**
+     * Writes the trace of every rank to {@code path}: in a cluster spread over processes every
+     * process calls it, the others send their events and the process hosting rank 0 writes.
+     */
+    public void writeTrace(Path path) throws IOException {
+        hosting.gatherTrace(trace);
+        if (hosts(0)) trace.write(path);
+    }
+
+    /** The devices, indexed by global rank (null for ranks another process hosts). */
     public List<Device> devices() {
         return devices;
     }
@@ -228,7 +263,7 @@ public final class Cluster implements AutoCloseable {
 
     /** Puts every device's simulated clock (both lanes) back to 0. */
     public void resetClocks() {
-        for (Device d : devices) d.clock().reset();
+        for (Device d : devices) if (d != null) d.clock().reset();
     }
 
     /** Stops the devices' workers and releases their memory. */
@@ -238,7 +273,7 @@ public final class Cluster implements AutoCloseable {
         if (running.get()) throw new IllegalStateException("cannot close the cluster while Cluster.run is running");
         closed = true;
         if (stuck != null) return; // stuck threads may still touch device memory: leak it rather than crash the JVM
-        for (Device d : devices) d.close();
+        for (Device d : devices) if (d != null) d.close();
     }
 
     @Override

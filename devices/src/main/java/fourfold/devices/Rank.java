@@ -1,7 +1,7 @@
 package fourfold.devices;
 
 import fourfold.devices.comm.CommStats;
-import fourfold.devices.comm.Interconnect;
+import fourfold.devices.comm.Network;
 import fourfold.devices.comm.ProcessGroup;
 import fourfold.devices.trace.Tracer;
 
@@ -14,12 +14,12 @@ public final class Rank {
     private final Mesh mesh;
     private final Mesh.Coords coords;
     private final Device device;
-    private final Interconnect net;
+    private final Network net;
     private final CommStats stats;
     private final Tracer tracer;
     private final ConcurrentHashMap<EnumSet<Axis>, ProcessGroup> groups = new ConcurrentHashMap<>();
 
-    Rank(int rank, Mesh mesh, Device device, Interconnect net, CommStats stats, Tracer tracer) {
+    Rank(int rank, Mesh mesh, Device device, Network net, CommStats stats, Tracer tracer) {
         this.rank = rank;
         this.mesh = mesh;
         this.coords = mesh.coords(rank);

@@ -1,9 +1,10 @@
 package fourfold.devices.comm;
 
+import fourfold.devices.ClusterAbortedException;
 import fourfold.devices.SimClock;
 
 /** The handle of an async collective: completed by the comm stream, awaited by the driver. */
-final class AsyncHandle implements CommHandle {
+public final class AsyncHandle implements CommHandle {
     private final SimClock clock;
     private final RunControl run;
     private final String label;
@@ -11,19 +12,19 @@ final class AsyncHandle implements CommHandle {
     private Throwable error;
     private double end;
 
-    AsyncHandle(SimClock clock, RunControl run, String label) {
+    public AsyncHandle(SimClock clock, RunControl run, String label) {
         this.clock = clock;
         this.run = run;
         this.label = label;
     }
 
-    synchronized void complete(double endTime) {
+    public synchronized void complete(double endTime) {
         end = endTime;
         done = true;
         notifyAll();
     }
 
-    synchronized void fail(Throwable t) {
+    public synchronized void fail(Throwable t) {
         error = t;
         done = true;
         notifyAll();
@@ -44,7 +45,7 @@ final class AsyncHandle implements CommHandle {
                     wait(RunControl.POLL_MILLIS);
                 } catch (InterruptedException ex) {
                     Thread.currentThread().interrupt();
-                    throw new fourfold.devices.ClusterAbortedException(-1, label + ": await interrupted");
+                    throw new ClusterAbortedException(-1, label + ": await interrupted");
                 }
             }
             if (error instanceof RuntimeException r) throw r;

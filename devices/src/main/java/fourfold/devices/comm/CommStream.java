@@ -6,18 +6,18 @@ import java.util.concurrent.LinkedBlockingQueue;
  * A rank's communication stream: one thread that runs the rank's async collectives one after
  * another, in issue order, like a CUDA stream dedicated to NCCL. Lives for one run.
  */
-final class CommStream {
+public final class CommStream {
     private static final Runnable STOP = () -> {};
 
     private final LinkedBlockingQueue<Runnable> queue = new LinkedBlockingQueue<>();
     private final Thread thread;
     private int pending;
 
-    CommStream(int rank) {
+    public CommStream(int rank) {
         thread = Thread.ofPlatform().name("fourfold-comm-" + rank).daemon(true).start(this::loop);
     }
 
-    void submit(Runnable task) {
+    public void submit(Runnable task) {
         synchronized (this) {
             pending++;
         }
@@ -45,7 +45,7 @@ final class CommStream {
     }
 
     /** Waits until every submitted task has finished; returns early when the run is aborted (queued tasks then fail fast). */
-    synchronized void drain(RunControl run) {
+    public synchronized void drain(RunControl run) {
         while (pending > 0 && !run.aborted()) {
             try {
                 wait(RunControl.POLL_MILLIS);
@@ -57,7 +57,7 @@ final class CommStream {
     }
 
     /** Lets queued tasks finish, then ends the thread. */
-    void stop() throws InterruptedException {
+    public void stop() throws InterruptedException {
         queue.add(STOP);
         thread.join();
     }

@@ -114,12 +114,7 @@ public final class InProcessGroup implements ProcessGroup {
         Objects.requireNonNull(op, "reduceScatter: reduce op");
         long count = floats("reduceScatter", input, "input");
         long outCount = floats("reduceScatter", output, "output");
-        Chunk mine = ProcessGroup.chunk(count, size(), rank);
-        if (outCount != mine.length()) {
-            throw new IllegalArgumentException("reduceScatter on group " + name() + ": output holds " + outCount + " floats, but group rank "
-                    + rank + " of " + size() + " receives chunk [" + mine.start() + ", " + mine.end() + ") of the " + count + "-float input = "
-                    + mine.length() + " floats");
-        }
+        GroupChecks.reduceScatterOutput(this, count, outCount);
         if (size() == 1) {
             copyIfDistinct(input, output);
             return null;
@@ -144,11 +139,7 @@ public final class InProcessGroup implements ProcessGroup {
         long inCount = floats("allGather", input, "input");
         long count = floats("allGather", output, "output");
         Chunk mine = ProcessGroup.chunk(count, size(), rank);
-        if (inCount != mine.length()) {
-            throw new IllegalArgumentException("allGather on group " + name() + ": input holds " + inCount + " floats, but group rank " + rank
-                    + " of " + size() + " owns chunk [" + mine.start() + ", " + mine.end() + ") of the " + count + "-float output = "
-                    + mine.length() + " floats");
-        }
+        GroupChecks.allGatherInput(this, inCount, count);
         if (size() == 1) {
             copyIfDistinct(input, output);
             return null;
@@ -163,9 +154,7 @@ public final class InProcessGroup implements ProcessGroup {
     @Override
     public void broadcast(MemorySegment buf, int root) {
         long count = floats("broadcast", buf, "buffer");
-        if (root < 0 || root >= size()) {
-            throw new IllegalArgumentException("broadcast on group " + name() + ": root " + root + " is not a group rank in [0, " + size() + ")");
-        }
+        GroupChecks.broadcastRoot(this, root);
         if (size() == 1) return;
         runSync(new Plan(new OpDesc(CommKind.BROADCAST, count, null, root), buf, false, true, c -> c.broadcastChain(buf, root)));
     }
@@ -174,18 +163,10 @@ public final class InProcessGroup implements ProcessGroup {
     public void allToAll(MemorySegment input, MemorySegment output) {
         long count = floats("allToAll", input, "input");
         long outCount = floats("allToAll", output, "output");
-        if (count != outCount || count % size() != 0) {
-            throw new IllegalArgumentException("allToAll on group " + name() + ": input holds " + count + " floats and output " + outCount
-                    + "; both must hold the same count, a multiple of the group size " + size());
-        }
+        GroupChecks.allToAll(this, input, output, count, outCount);
         if (size() == 1) {
             copyIfDistinct(input, output);
             return;
-        }
-        long a = input.address();
-        long b = output.address();
-        if (count > 0 && a < b + output.byteSize() && b < a + input.byteSize()) {
-            throw new IllegalArgumentException("allToAll on group " + name() + ": input and output overlap; peers write into the output while the input is read");
         }
         runSync(new Plan(new OpDesc(CommKind.ALL_TO_ALL, count, null, -1), output, false, true, c -> c.allToAllPairwise(input, output)));
     }
@@ -324,28 +305,16 @@ public final class InProcessGroup implements ProcessGroup {
 
     // ---- checks -----------------------------------------------------------------------------
 
-    /** The number of floats in {@code seg}, after checking it is float32 data in this rank's device memory. */
     private long floats(String op, MemorySegment seg, String role) {
-        if (seg == null) throw new IllegalArgumentException(op + " on group " + name() + ": " + role + " is null");
-        if (seg.byteSize() % Float.BYTES != 0) {
-            throw new IllegalArgumentException(op + " on group " + name() + ": " + role + " is " + seg.byteSize()
-                    + " bytes, not a whole number of float32 values");
-        }
-        if (!device.memory().owns(seg)) {
-            throw new IllegalArgumentException(op + " on group " + name() + ": " + role + " (" + seg.byteSize() + " bytes) is not in the memory of "
-                    + device + " (rank " + global + "); collectives move device memory only: allocate the buffer on the rank's own device");
-        }
-        return seg.byteSize() / Float.BYTES;
+        return GroupChecks.floats(this, op, seg, role);
     }
 
     private void checkPeer(String op, String role, int peer) {
-        if (peer < 0 || peer >= size()) {
-            throw new IllegalArgumentException(op + " on group " + name() + ": " + role + " " + peer + " is not a group rank in [0, " + size() + ")");
-        }
+        GroupChecks.peer(this, op, role, peer);
     }
 
     private static void copyIfDistinct(MemorySegment from, MemorySegment to) {
-        if (from.address() != to.address() || from.byteSize() != to.byteSize()) MemorySegment.copy(from, 0, to, 0, from.byteSize());
+        GroupChecks.copyIfDistinct(from, to);
     }
 
     @Override

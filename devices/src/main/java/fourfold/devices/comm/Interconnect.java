@@ -13,7 +13,7 @@ import java.util.concurrent.ConcurrentHashMap;
  * the byte accounting and each rank's comm stream. The cluster opens it for a run
  * ({@link #beginRun}) and closes it after every rank thread has stopped ({@link #endRun}).
  */
-public final class Interconnect {
+public final class Interconnect implements Network {
     /** Staging slots per member and collective; two are enough to never deadlock (see Collective), four absorb jitter. */
     static final int SLOTS = 4;
     /** Default slice: 1 MiB, so 4 slots make NCCL's default 4 MiB buffer per peer. */
@@ -39,6 +39,7 @@ public final class Interconnect {
     }
 
     /** The group of {@code globalRank} whose members are {@code members} (mesh order), named {@code name}. */
+    @Override
     public ProcessGroup group(int globalRank, int[] members, String name) {
         GroupState st = groups.computeIfAbsent(name + Arrays.toString(members), k -> new GroupState(name, members));
         for (int i = 0; i < members.length; i++) {
@@ -79,12 +80,14 @@ public final class Interconnect {
         return streams[rank];
     }
 
+    @Override
     public void beginRun(RunControl control) {
         for (GroupState g : groups.values()) g.reset();
         run = control;
     }
 
     /** Waits until {@code rank}'s async collectives have finished (end of its program). */
+    @Override
     public void drain(int rank) {
         CommStream s;
         synchronized (this) {
@@ -99,6 +102,7 @@ public final class Interconnect {
      * left behind (staging slots, unreceived messages), so device memory is back to what the
      * program itself holds.
      */
+    @Override
     public void endRun() throws InterruptedException {
         for (int r = 0; r < streams.length; r++) {
             CommStream s;

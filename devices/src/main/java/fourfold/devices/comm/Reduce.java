@@ -13,7 +13,7 @@ import java.nio.ByteOrder;
  * offsets in bytes. Lane-wise, so the result does not depend on vector width or on where a slice
  * starts; {@code dst} may be {@code a} (in place).
  */
-final class Reduce {
+public final class Reduce {
     private static final VectorSpecies<Float> SPECIES = FloatVector.SPECIES_PREFERRED;
     private static final ByteOrder ORDER = ByteOrder.nativeOrder();
     /** Tails (fewer floats than a vector): slices may start at any float offset. */
@@ -25,7 +25,7 @@ final class Reduce {
      * {@code dst = a (op) b} for {@code n} floats. With {@code last} and AVG the sum is divided by
      * {@code divisor} (the group size): the final step of a chunk's reduction.
      */
-    static void combine(ReduceOp op, boolean last, int divisor, MemorySegment a, long aOff, MemorySegment b, long bOff,
+    public static void combine(ReduceOp op, boolean last, int divisor, MemorySegment a, long aOff, MemorySegment b, long bOff,
                         MemorySegment dst, long dOff, long n) {
         if (op == ReduceOp.MAX) max(a, aOff, b, bOff, dst, dOff, n);
         else if (op == ReduceOp.AVG && last) sumDivide(a, aOff, b, bOff, dst, dOff, n, divisor);

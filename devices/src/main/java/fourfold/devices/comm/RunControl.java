@@ -53,11 +53,11 @@ public final class RunControl {
                 + f.cause().getClass().getSimpleName() + ": " + f.cause().getMessage());
     }
 
-    long deadline() {
+    public long deadline() {
         return System.nanoTime() + timeoutNanos;
     }
 
-    String timeoutText() {
+    public String timeoutText() {
         double s = timeoutNanos / 1e9;
         return s >= 1 ? String.format(java.util.Locale.ROOT, "%.1f s", s) : String.format(java.util.Locale.ROOT, "%.0f ms", s * 1e3);
     }

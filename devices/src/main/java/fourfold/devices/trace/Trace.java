@@ -2,7 +2,12 @@ package fourfold.devices.trace;
 
 import com.google.gson.stream.JsonWriter;
 
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.io.Writer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.AtomicMoveNotSupportedException;
@@ -89,6 +94,90 @@ public final class Trace {
     /** Drops the recorded events (process names stay). */
     public synchronized void clear() {
         events.clear();
+    }
+
+    /**
+     * This trace's process names and events as bytes, for another process to {@link #importEvents}
+     * (a cluster spread over processes writes one trace). Argument values keep their kind
+     * (integer, floating point, boolean, text), so the written JSON is the same.
+     */
+    public byte[] exportEvents() {
+        List<Event> snapshot;
+        Map<Integer, String> names;
+        synchronized (this) {
+            snapshot = new ArrayList<>(events);
+            names = new LinkedHashMap<>(processNames);
+        }
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        try (DataOutputStream out = new DataOutputStream(bytes)) {
+            out.writeInt(names.size());
+            for (var e : names.entrySet()) {
+                out.writeInt(e.getKey());
+                out.writeUTF(e.getValue());
+            }
+            out.writeInt(snapshot.size());
+            for (Event e : snapshot) {
+                out.writeChar(e.ph());
+                out.writeUTF(e.name());
+                out.writeInt(e.pid());
+                out.writeInt(e.tid());
+                out.writeDouble(e.tsMicros());
+                out.writeDouble(e.durMicros());
+                Map<String, ?> args = e.args() == null ? Map.of() : e.args();
+                out.writeInt(args.size());
+                for (var a : args.entrySet()) {
+                    out.writeUTF(a.getKey());
+                    Object v = a.getValue();
+                    if (v instanceof Double || v instanceof Float) {
+                        out.writeByte('D');
+                        out.writeDouble(((Number) v).doubleValue());
+                    } else if (v instanceof Number n) {
+                        out.writeByte('L');
+                        out.writeLong(n.longValue());
+                    } else if (v instanceof Boolean b) {
+                        out.writeByte('B');
+                        out.writeBoolean(b);
+                    } else {
+                        out.writeByte('S');
+                        out.writeUTF(String.valueOf(v));
+                    }
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return bytes.toByteArray();
+    }
+
+    /** Adds the names and events another process {@linkplain #exportEvents exported}. */
+    public void importEvents(byte[] exported) {
+        try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(exported))) {
+            int names = in.readInt();
+            for (int k = 0; k < names; k++) nameProcess(in.readInt(), in.readUTF());
+            int n = in.readInt();
+            for (int k = 0; k < n; k++) {
+                char ph = in.readChar();
+                String name = in.readUTF();
+                int pid = in.readInt();
+                int tid = in.readInt();
+                double ts = in.readDouble();
+                double dur = in.readDouble();
+                int argc = in.readInt();
+                Map<String, Object> args = new LinkedHashMap<>();
+                for (int a = 0; a < argc; a++) {
+                    String key = in.readUTF();
+                    args.put(key, switch (in.readByte()) {
+                        case 'D' -> in.readDouble();
+                        case 'L' -> in.readLong();
+                        case 'B' -> in.readBoolean();
+                        default -> in.readUTF();
+                    });
+                }
+                add(new Event(ph, name, pid, tid, ts, dur, args));
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 
     /**
