@@ -1,6 +1,7 @@
 package fourfold.cli;
 
 import fourfold.devices.Bytes;
+import fourfold.devices.mpi.MpiHosting;
 import fourfold.engine.UserError;
 import fourfold.engine.data.Sampling;
 import fourfold.engine.model.LlamaConfig;
@@ -97,11 +98,28 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--reshard-after-forward", defaultValue = "true", arity = "1", description = "ZeRO-3: free gathered parameters after forward and gather again for backward (default: ${DEFAULT-VALUE}).")
     boolean reshardAfterForward;
 
+    @Option(names = "--backend", defaultValue = "in-process", description = "in-process (every device a thread team of this JVM) or mpi (one process per device, started by mpirun -np N; see README) (default: ${DEFAULT-VALUE}).")
+    String backend;
+
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
     @Override
     public Integer call() throws Exception {
+        boolean mpi = MpiLaunch.requested(backend);
+        if (!mpi) return train(false, true);
+        boolean reports = MpiLaunch.worldRank() == 0;
+        try {
+            return train(true, reports);
+        } catch (UserError e) {
+            if (reports) throw e;
+            return Main.EXIT_USER_ERROR; // every process sees the same mistake; rank 0 says it
+        }
+    }
+
+    /** The run; {@code reports}: this process prints progress and messages and writes the metrics (rank 0's process). */
+    private int train(boolean mpi, boolean reports) throws Exception {
+        if (mpi && kernelTimes) throw new UserError("--kernel-times is not available with --backend mpi yet; time kernels with the in-process backend");
         if (resume != null && init != null) throw new UserError("--init and --resume exclude each other: --resume continues a run, --init starts a new one from weights");
         if (init != null && given("--preset")) {
             throw new UserError("--preset and --init exclude each other: --init takes the model config from " + init.resolve("config.json") + "; drop --preset");
@@ -132,11 +150,13 @@ final class TrainCommand implements Callable<Integer> {
         validate(options);
         Layout layout = new Layout(dp, pp, cp, tp, zero, microBatches, sequenceParallel);
         int devices = dp * pp * cp * tp;
-        int threads = threadsPerDevice != null ? threadsPerDevice : Math.max(1, Runtime.getRuntime().availableProcessors() / Math.max(1, devices));
+        // Under MPI each process hosts one device; the processes of one host share its cores.
+        int devicesHere = mpi ? MpiHosting.processesOnThisHost() : devices;
+        int threads = threadsPerDevice != null ? threadsPerDevice : Math.max(1, Runtime.getRuntime().availableProcessors() / Math.max(1, devicesHere));
         if (threads < 1) throw new UserError("--threads-per-device must be >= 1, got " + threads);
         if (saveEvery < 0) throw new UserError("--save-every must be >= 0 (0: only at the end), got " + saveEvery);
         long memory = parseMemory(deviceMemory);
-        Preflight.requireHostMemory(memory, devices);
+        Preflight.requireHostMemory(memory, devicesHere);
         // Every output path is checked before any training time is spent.
         Checkpoints.requireWritableParent(out);
         Preflight.requireWritableFile("--metrics-out", metricsOut);
@@ -151,7 +171,9 @@ final class TrainCommand implements Callable<Integer> {
 
         long bucket = parseSize("--bucket-size", bucketSize);
         Trainer.Hardware hardware = new Trainer.Hardware(threads, memory, profile, trace);
-        try (Trainer trainer = new Trainer(options, layout, hardware, new Trainer.DpOptions(bucket, reshardAfterForward))) {
+        MpiHosting hosting = mpi ? MpiLaunch.start(devices) : null;
+        try (Trainer trainer = new Trainer(options, layout, hardware, new Trainer.DpOptions(bucket, reshardAfterForward),
+                hosting != null ? hosting : MpiLaunch.inProcess())) {
             if (init != null) trainer.initFrom(init);
             if (resume != null) {
                 trainer.resumeFrom(resume);
@@ -162,9 +184,9 @@ final class TrainCommand implements Callable<Integer> {
             }
             if (kernelTimes) trainer.measureKernelTimes(KernelTimesTable.warmupSteps(options.steps() - trainer.startStep()));
             // Everything is checked: from here on, only running out of memory can stop the run early.
-            try (MetricsWriter metrics = MetricsWriter.open(metricsOut);
-                 TrainProgress progress = new TrainProgress(options.steps(), !noProgress)) {
-                System.err.printf(Locale.ROOT, "fourfold: training %s (%,d parameters) on %s, %s, batch %d x %d tokens, steps %d..%d%n",
+            try (MetricsWriter metrics = MetricsWriter.open(reports ? metricsOut : null);
+                 TrainProgress progress = new TrainProgress(options.steps(), !noProgress && reports)) {
+                if (reports) System.err.printf(Locale.ROOT, "fourfold: training %s (%,d parameters) on %s, %s, batch %d x %d tokens, steps %d..%d%n",
                         preset(), model.parameterCount(), trainer.dataset().name(), layout, options.batch(), T, trainer.startStep() + 1, options.steps());
                 progress.start(trainer.startStep());
                 trainer.train(m -> {
@@ -172,10 +194,11 @@ final class TrainCommand implements Callable<Integer> {
                     metrics.write(m);
                 }, out, saveEvery);
             }
-            System.err.println("fourfold: checkpoint written to " + out + " (try: ./fourfold generate --checkpoint " + out + ")");
-            if (trace != null) System.err.println("fourfold: trace written to " + trace + " (open it in https://ui.perfetto.dev)");
+            if (reports) System.err.println("fourfold: checkpoint written to " + out + " (try: ./fourfold generate --checkpoint " + out + ")");
+            if (trace != null && reports) System.err.println("fourfold: trace written to " + trace + " (open it in https://ui.perfetto.dev)");
             if (kernelTimes) System.out.print(KernelTimesTable.format(trainer.kernelProfile()));
         }
+        if (hosting != null) hosting.close(); // MPI_Finalize, only after a run that succeeded here
         return 0;
     }
 

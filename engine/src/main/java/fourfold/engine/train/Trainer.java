@@ -5,6 +5,7 @@ import fourfold.devices.Cluster;
 import fourfold.devices.ClusterConfig;
 import fourfold.devices.Device;
 import fourfold.devices.HardwareProfile;
+import fourfold.devices.Hosting;
 import fourfold.devices.KernelTimes;
 import fourfold.devices.Mesh;
 import fourfold.devices.MemoryTag;
@@ -71,6 +72,11 @@ public final class Trainer implements AutoCloseable {
     }
 
     public Trainer(TrainOptions options, Layout layout, Hardware hardware, DpOptions dpOptions) {
+        this(options, layout, hardware, dpOptions, Hosting.IN_PROCESS);
+    }
+
+    /** A run whose ranks this process hosts as {@code hosting} says (the others run the same program in other processes). */
+    public Trainer(TrainOptions options, Layout layout, Hardware hardware, DpOptions dpOptions, Hosting hosting) {
         layout.validate(options.model(), options.batch(), options.seq());
         if (options.seq() > options.model().maxSeq()) {
             throw new UserError("--seq " + options.seq() + " exceeds the model's max_position_embeddings " + options.model().maxSeq());
@@ -94,7 +100,7 @@ public final class Trainer implements AutoCloseable {
                 .withMemoryPerDevice(hardware.deviceMemory())
                 .withThreadsPerDevice(hardware.threadsPerDevice())
                 .withProfile(profile)
-                .withTrace(hardware.trace() != null));
+                .withTrace(hardware.trace() != null), hosting);
         this.timedSeconds = new double[mesh.size()];
         this.timedSteps = new int[mesh.size()];
     }
@@ -186,7 +192,7 @@ public final class Trainer implements AutoCloseable {
         List<Map<String, float[]>> results = cluster.run(rank -> runRank(rank, listener, out, saveEvery, simDelta, peaks));
         if (hardware.trace() != null) {
             try {
-                cluster.trace().write(hardware.trace());
+                cluster.writeTrace(hardware.trace());
             } catch (java.io.IOException e) {
                 throw new UserError("cannot write --trace " + hardware.trace() + ": " + e.getMessage());
             }
@@ -242,10 +248,10 @@ public final class Trainer implements AutoCloseable {
                 boolean eval = done == options.steps() || (options.evalEvery() > 0 && done % options.evalEvery() == 0);
                 double val = eval ? validationLoss(trainer, dp, dpGroup) : Double.NaN;
                 world.barrier(); // every rank's clock and peak are in
+                double[] slowest = cluster.maxOverProcesses(Arrays.stream(simDelta).max().orElse(0), Arrays.stream(peaks).max().orElse(0));
                 if (rank.rank() == 0) {
                     listener.accept(new StepMetrics(done, r.lossSum() / options.tokensPerStep(), lr, r.gradNorm(),
-                            options.tokensPerStep() / seconds, seconds, val,
-                            Arrays.stream(simDelta).max().orElse(0), Arrays.stream(peaks).max().orElse(0)));
+                            options.tokensPerStep() / seconds, seconds, val, slowest[0], (long) slowest[1]));
                 }
                 boolean save = out != null && (done == options.steps() || (saveEvery > 0 && done % saveEvery == 0));
                 if (save) saveCheckpoint(rank, model, optimizer, dp, tp, dpGroup, out, done);
