@@ -1,0 +1,119 @@
+package fourfold.it.mpi;
+
+import fourfold.cli.Main;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * `fourfold train --backend mpi` under mpirun, one process per simulated device, against the
+ * in-process run of the same layout. The collectives over MPI run the in-process ring algorithms
+ * in the same order, so the comparison is bitwise: losses, gradient norms, simulated step times,
+ * device memory peaks, final weights and optimizer moments. pp and cp do not exist on this branch
+ * yet, so their layouts are not tested here.
+ */
+class MpiTrainTest {
+    /** The `test` preset, 2 steps of 4 x 16 tokens, small devices: each JVM stays small and quick. */
+    private static final List<String> SMALL = List.of("train", "--preset", "test", "--steps", "2", "--batch", "4", "--seq", "16",
+            "--eval-every", "0", "--eval-windows", "4", "--threads-per-device", "1", "--device-memory", "48m", "--no-progress");
+    private static final Duration JOB_TIMEOUT = Duration.ofMinutes(8);
+
+    private static List<String> args(Path dir, String... more) {
+        List<String> a = new ArrayList<>(SMALL);
+        a.addAll(List.of("--out", dir.resolve("ckpt").toString(), "--metrics-out", dir.resolve("metrics.jsonl").toString(),
+                "--trace", dir.resolve("trace.json").toString()));
+        a.addAll(List.of(more));
+        return a;
+    }
+
+    /** The metrics of a run without the wall-clock fields. */
+    private static List<String> deterministicMetrics(Path file) throws IOException {
+        return Files.readAllLines(file).stream().map(l -> l.replaceAll("\"(tokens_per_s|step_s)\":[^,}]*,?", "")).toList();
+    }
+
+    @Test
+    void dp2tp2InFourProcessesEqualsTheInProcessRunBitwise(@TempDir Path tmp) throws IOException {
+        MpiJob.requireMpirun();
+        Path ref = tmp.resolve("in-process"), mpi = tmp.resolve("mpi");
+        assertEquals(0, Main.execute(args(ref, "--dp", "2", "--tp", "2").toArray(String[]::new)), "in-process reference run");
+        MpiJob.Result r = MpiJob.run(4, null, args(mpi, "--backend", "mpi", "--dp", "2", "--tp", "2"), tmp.resolve("mpi.log"), JOB_TIMEOUT);
+        assertEquals(0, r.code(), () -> "mpirun -np 4 train --backend mpi --dp 2 --tp 2 failed:\n" + r.output());
+
+        assertEquals(deterministicMetrics(ref.resolve("metrics.jsonl")), deterministicMetrics(mpi.resolve("metrics.jsonl")),
+                "per-step loss, grad norm, simulated step time and peak memory of the MPI run");
+        for (String f : List.of("model.safetensors", "optimizer.safetensors")) {
+            assertArrayEquals(Files.readAllBytes(ref.resolve("ckpt").resolve(f)), Files.readAllBytes(mpi.resolve("ckpt").resolve(f)),
+                    f + " of the MPI run differs from the in-process run's");
+        }
+        // One report for the whole job: rank 0 prints, the other processes are silent.
+        assertEquals(1, r.output().lines().filter(l -> l.startsWith("fourfold: training")).count(), () -> "one header line:\n" + r.output());
+        assertEquals(1, r.output().lines().filter(l -> l.startsWith("step     2/2")).count(), () -> "one line for the last step:\n" + r.output());
+        // The trace holds every rank's events, as the in-process one does.
+        String trace = Files.readString(mpi.resolve("trace.json")), refTrace = Files.readString(ref.resolve("trace.json"));
+        for (int rank = 0; rank < 4; rank++) assertTrue(trace.contains("\"GPU " + rank + " (dp="), "trace names GPU " + rank);
+        assertEquals(count(refTrace, "\"ph\":\"X\""), count(trace, "\"ph\":\"X\""), "spans in the MPI trace against the in-process trace");
+    }
+
+    private static long count(String text, String what) {
+        long n = 0;
+        for (int at = text.indexOf(what); at >= 0; at = text.indexOf(what, at + 1)) n++;
+        return n;
+    }
+
+    /**
+     * SIGKILL to rank 1 in the middle of a run: mpirun ends the job with a non-zero exit and a
+     * message naming that rank, well within the timeout, and the last checkpoint saved before
+     * stays loadable.
+     */
+    @Test
+    void aKilledProcessEndsTheJobAndTheLastCheckpointStaysLoadable(@TempDir Path tmp) throws Exception {
+        MpiJob.requireMpirun();
+        Path dir = tmp.resolve("run");
+        List<String> a = new ArrayList<>(args(dir, "--backend", "mpi", "--dp", "2", "--save-every", "1"));
+        a.set(a.indexOf("--steps") + 1, "100000");
+        Path log = tmp.resolve("killed.log");
+        long t0 = System.nanoTime();
+        Process job = MpiJob.start(2, null, a, log);
+        Path saved = dir.resolve("ckpt").resolve("trainer.json");
+        long deadline = System.nanoTime() + JOB_TIMEOUT.toNanos();
+        while (!Files.exists(saved) && job.isAlive() && System.nanoTime() < deadline) Thread.sleep(200);
+        assertTrue(Files.exists(saved), () -> "no checkpoint was saved before the kill; job output:\n" + MpiJob.finish(job, log, Duration.ofSeconds(1), t0).output());
+        ProcessHandle rank1 = worldRank(job, 1).orElseThrow(() -> new AssertionError("no process of MPI world rank 1 under mpirun"));
+        long killedAt = System.nanoTime();
+        rank1.destroyForcibly(); // SIGKILL
+        MpiJob.Result r = MpiJob.finish(job, log, Duration.ofMinutes(2), t0);
+        double seconds = (System.nanoTime() - killedAt) / 1e9;
+        assertNotEquals(-1, r.code(), () -> "the job did not end within 2 minutes of the kill:\n" + r.output());
+        assertNotEquals(0, r.code(), () -> "a job with a killed rank must exit non-zero:\n" + r.output());
+        assertTrue(r.output().contains("rank 1") && r.output().contains("signal 9"), () -> "the message must name rank 1 and its signal:\n" + r.output());
+        System.err.printf("killed rank 1: job ended %.1f s later, exit %d%n", seconds, r.code());
+
+        Path corpus = Files.writeString(tmp.resolve("eval.txt"), "To be, or not to be, that is the question:\n".repeat(4));
+        assertEquals(0, Main.execute("eval", "--checkpoint", dir.resolve("ckpt").toString(), "--data", corpus.toString(), "--seq", "16", "--json"),
+                "the last checkpoint before the kill must load and evaluate");
+    }
+
+    /** The descendant JVM of the mpirun process whose environment says it is MPI world rank {@code rank}. */
+    private static Optional<ProcessHandle> worldRank(Process mpirun, int rank) {
+        return mpirun.descendants().filter(h -> {
+            try {
+                String env = Files.readString(Path.of("/proc", String.valueOf(h.pid()), "environ"));
+                return env.contains("\0OMPI_COMM_WORLD_RANK=" + rank + "\0") && h.info().command().orElse("").endsWith("java");
+            } catch (IOException | RuntimeException e) {
+                return false;
+            }
+        }).findFirst();
+    }
+}
