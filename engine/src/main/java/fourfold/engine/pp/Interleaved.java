@@ -11,9 +11,14 @@ import java.util.List;
  * chunks, global stage s on rank s % p. Ranks walk the m·v (chunk, micro-batch) pairs in groups
  * of p micro-batches: forwards through chunk 0 for micro-batches [0, p), chunk 1 for the same p,
  * ..., then the next p micro-batches; backwards in the same order with the chunks reversed. Rank r
- * warms up with 2 (p - r - 1) + (v - 1) p forwards (all of them when m = p), then alternates one
- * forward and one backward, then drains. As in Megatron, m must be a multiple of p when v > 1;
- * with v = 1 this is 1F1B.
+ * warms up with 2 (p - r - 1) + (v - 1) p forwards, then alternates one forward and one
+ * backward, then drains. As in Megatron, m must be a multiple of p when v > 1; with v = 1 this is
+ * 1F1B.
+ *
+ * <p>Megatron warms up with all m·v forwards when m = p. With eager sends the general rule also
+ * progresses at m = p, with the same bubble (the dry-run tests check both), and later ranks hold
+ * fewer activations (p = 4, v = 2: rank 3 holds 5 chunk activations instead of 8), so this keeps
+ * the general rule.
  */
 public final class Interleaved implements Schedule {
     @Override
@@ -37,7 +42,7 @@ public final class Interleaved implements Schedule {
 
     private static List<Action> computeOrder(int p, int m, int v, int r) {
         int total = m * v;
-        int warmup = m == p ? total : Math.min(total, 2 * (p - r - 1) + (v - 1) * p);
+        int warmup = Math.min(total, 2 * (p - r - 1) + (v - 1) * p);
         List<Action> out = new ArrayList<>(2 * total);
         for (int k = 0; k < warmup; k++) out.add(forward(p, v, r, k));
         for (int k = 0; k < total - warmup; k++) {

@@ -114,6 +114,18 @@ class SchedulesTest {
         });
     }
 
+    /** Megatron's interleaved warm-up, 2 (p - r - 1) + (v - 1) p forwards, plus the one of the first steady step. */
+    @Test
+    void interleavedActivationsPerRankFollowTheWarmUp() {
+        forEachSize(new Interleaved(), (p, m, v, lists) -> {
+            DryRun.Result r = DryRun.run(lists, p, v, DryRun.Costs.EQUAL);
+            for (int rank = 0; rank < p; rank++) {
+                int expected = v == 1 ? Math.min(m, p - rank) : Math.min(m * v, 2 * (p - rank - 1) + (v - 1) * p + 1);
+                assertEquals(expected, r.peakActivationsPerRank()[rank], at("interleaved", p, m, v) + " rank " + rank);
+            }
+        });
+    }
+
     @Test
     void withOneRankEverySchedulesRunsEachMicroBatchThrough() {
         List<Action> fused = List.of(Action.of(Kind.F, 0, 0), Action.of(Kind.BW, 0, 0), Action.of(Kind.F, 0, 1), Action.of(Kind.BW, 0, 1));
