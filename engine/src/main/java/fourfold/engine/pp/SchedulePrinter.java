@@ -2,10 +2,26 @@ package fourfold.engine.pp;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 
 /** Text tables of a schedule, for --print-schedule and the docs. Pure: returns the text. */
 public final class SchedulePrinter {
     private SchedulePrinter() {}
+
+    /**
+     * What --print-schedule shows: the schedule's lists for (p, m, v), checked by the validator,
+     * and its dry run with equal costs (bubble, activations held, the time-axis view).
+     */
+    public static String report(Schedule schedule, int p, int m, int v) {
+        List<List<Action>> lists = schedule.actions(p, m, v);
+        ScheduleValidator.check(lists, p, m, v);
+        DryRun.Result run = DryRun.run(lists, p, v, DryRun.Costs.EQUAL);
+        return String.format(Locale.ROOT, "schedule %s: pp %d, micro-batches %d, virtual stages %d%n", schedule.name(), p, m, v)
+                + String.format(Locale.ROOT, "dry run with F = B = W = 1, BW = 2: bubble %.4f (mean over ranks), most activations held on rank 0: %d %s%n",
+                run.meanBubble(), run.peakActivationsPerRank()[0], v > 1 ? "(micro-batch, chunk) pairs" : "micro-batches")
+                + "\nactions, in each rank's order:\n" + table(lists, v, false)
+                + "\non the dry run's time axis (one column per unit, '.': idle):\n" + timeline(run, v);
+    }
 
     /**
      * Each rank's list as a row, in run order: {@code rank 0 | F0 F1 B0 W0 ...}. The stage is a
