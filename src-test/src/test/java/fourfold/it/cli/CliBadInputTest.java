@@ -93,6 +93,14 @@ class CliBadInputTest {
     // ---- layouts --------------------------------------------------------------------------------
 
     @Test
+    void scheduleThatCannotRunTheseSizes() {
+        assertMentions(error(run("train", "--schedule", "pipedream", "--print-schedule")), "--schedule", "gpipe, 1f1b, interleaved, zb-h1");
+        assertMentions(error(run("train", "--pp", "4", "--micro-batches", "6", "--schedule", "interleaved", "--virtual-stages", "2", "--print-schedule")),
+                "--micro-batches 8");
+        assertMentions(error(run("train", "--pp", "4", "--micro-batches", "8", "--virtual-stages", "2", "--print-schedule")), "--virtual-stages 1");
+    }
+
+    @Test
     void batchNotDivisibleByDpTimesMicroBatches() {
         assertMentions(error(train("--batch", "6", "--dp", "2", "--micro-batches", "2")), "6", "dp x micro-batches = 2 x 2", "multiple of 4");
     }
