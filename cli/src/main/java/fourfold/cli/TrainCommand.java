@@ -5,6 +5,8 @@ import fourfold.devices.mpi.MpiHosting;
 import fourfold.engine.UserError;
 import fourfold.engine.data.Sampling;
 import fourfold.engine.model.LlamaConfig;
+import fourfold.engine.pp.SchedulePrinter;
+import fourfold.engine.pp.Schedules;
 import fourfold.engine.train.Checkpoints;
 import fourfold.engine.train.Layout;
 import fourfold.engine.train.LrSchedule;
@@ -75,6 +77,12 @@ final class TrainCommand implements Callable<Integer> {
     int tp;
     @Option(names = "--pp", defaultValue = "1", description = "Pipeline-parallel size (default: ${DEFAULT-VALUE}).")
     int pp;
+    @Option(names = "--schedule", defaultValue = "1f1b", description = "Pipeline schedule: gpipe, 1f1b, interleaved, zb-h1 (default: ${DEFAULT-VALUE}).")
+    String schedule;
+    @Option(names = "--virtual-stages", defaultValue = "1", description = "Model chunks per pipeline rank, for --schedule interleaved (default: ${DEFAULT-VALUE}).")
+    int virtualStages;
+    @Option(names = "--print-schedule", description = "Print each pipeline rank's actions under --schedule (and its dry-run bubble) and exit.")
+    boolean printSchedule;
     @Option(names = "--cp", defaultValue = "1", description = "Context-parallel size (default: ${DEFAULT-VALUE}).")
     int cp;
     @Option(names = "--zero", defaultValue = "0", description = "ZeRO stage 0-3 for data parallel (default: ${DEFAULT-VALUE}).")
@@ -120,6 +128,10 @@ final class TrainCommand implements Callable<Integer> {
     /** The run; {@code reports}: this process prints progress and messages and writes the metrics (rank 0's process). */
     private int train(boolean mpi, boolean reports) throws Exception {
         if (mpi && kernelTimes) throw new UserError("--kernel-times is not available with --backend mpi yet; time kernels with the in-process backend");
+        if (printSchedule) {
+            if (reports) System.out.print(SchedulePrinter.report(Schedules.named(schedule), pp, microBatches, virtualStages));
+            return 0;
+        }
         if (resume != null && init != null) throw new UserError("--init and --resume exclude each other: --resume continues a run, --init starts a new one from weights");
         if (init != null && given("--preset")) {
             throw new UserError("--preset and --init exclude each other: --init takes the model config from " + init.resolve("config.json") + "; drop --preset");

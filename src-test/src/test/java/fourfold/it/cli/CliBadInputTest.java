@@ -93,6 +93,14 @@ class CliBadInputTest {
     // ---- layouts --------------------------------------------------------------------------------
 
     @Test
+    void scheduleThatCannotRunTheseSizes() {
+        assertMentions(error(run("train", "--schedule", "pipedream", "--print-schedule")), "--schedule", "gpipe, 1f1b, interleaved, zb-h1");
+        assertMentions(error(run("train", "--pp", "4", "--micro-batches", "6", "--schedule", "interleaved", "--virtual-stages", "2", "--print-schedule")),
+                "--micro-batches 8");
+        assertMentions(error(run("train", "--pp", "4", "--micro-batches", "8", "--virtual-stages", "2", "--print-schedule")), "--virtual-stages 1");
+    }
+
+    @Test
     void batchNotDivisibleByDpTimesMicroBatches() {
         assertMentions(error(train("--batch", "6", "--dp", "2", "--micro-batches", "2")), "6", "dp x micro-batches = 2 x 2", "multiple of 4");
     }
@@ -248,13 +256,28 @@ class CliBadInputTest {
         // Read once per JVM, at class load: each case needs a JVM of its own.
         Object[][] cases = {
                 {"-Dfourfold.gemm.kc=0", "-Dfourfold.gemm.kc must be a positive integer, got '0'"},
-                {"-Dfourfold.gemm.mc=100", "-Dfourfold.gemm.mc must be a positive multiple of"},
                 {"-Dfourfold.gemm.tile=8x8", "-Dfourfold.gemm.tile must be 6x2 or 4x4, got '8x8'"},
                 {"-Dfourfold.vectorBits=64", "-Dfourfold.vectorBits must be 128, 256 or 512, got '64'"},
         };
         for (Object[] c : cases) {
             String m = error(Cli.runInNewJvm(List.of((String) c[0]), "--version"));
             assertMentions(m, (String) c[1], "FOURFOLD_JAVA_OPTS");
+        }
+    }
+
+    @Test
+    void aBlockSizeOfAWholeNumberOfTileRowsIsAcceptedOnEveryTileAndAnyOtherIsRefused() {
+        // A blocks hold whole micro-tiles: 6 rows (6 x 2 tile, AVX2) or 4 (4 x 4, AVX-512). The tile
+        // comes from the vector width unless forced: both widths are tried, whatever this machine's.
+        // 96 is a multiple of both; 98 of neither (100 would pass with 4 rows); 0, -12 and 12x never.
+        for (String[] width : new String[][] {{"256", "6x2", "6"}, {"512", "4x4", "4"}}) {
+            String vectors = "-Dfourfold.vectorBits=" + width[0];
+            Cli.Run ok = Cli.runInNewJvm(List.of(vectors, "-Dfourfold.gemm.mc=96"), "--version").requireSuccess();
+            assertMentions(ok.out(), width[1] + " GEMM tile", "96-row A blocks");
+            for (String bad : List.of("98", "0", "-12", "12x")) {
+                String m = error(Cli.runInNewJvm(List.of(vectors, "-Dfourfold.gemm.mc=" + bad), "--version"));
+                assertMentions(m, "-Dfourfold.gemm.mc must be a positive multiple of " + width[2], "got '" + bad + "'", "FOURFOLD_JAVA_OPTS");
+            }
         }
     }
 

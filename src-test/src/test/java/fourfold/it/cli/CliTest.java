@@ -255,4 +255,14 @@ class CliTest {
             assertTrue(r.out().contains("| outside kernels"), what);
         }
     }
+
+    @Test
+    void printScheduleShowsEachRanksActionsAndExits() {
+        Cli.Run r = run("train", "--pp", "4", "--micro-batches", "8", "--schedule", "zb-h1", "--print-schedule").requireSuccess();
+        assertTrue(r.out().startsWith("schedule zb-h1: pp 4, micro-batches 8, virtual stages 1\n"), r.out());
+        // the paper's bubble for F = B = W = 1: (p - 1) / (3m + p - 1) = 3 / 27
+        assertTrue(r.out().contains("bubble 0.1111 (mean over ranks)"), r.out());
+        assertTrue(r.out().contains("rank 3 | F0 B0 F1 B1 F2 B2 F3 B3 W0 F4"), r.out());
+        assertEquals("", r.err(), "nothing on stderr, no training");
+    }
 }
