@@ -4,10 +4,12 @@ import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
+import com.google.gson.JsonPrimitive;
 import fourfold.engine.UserError;
 import fourfold.engine.data.Sampling;
 import fourfold.engine.io.AtomicDirectory;
 import fourfold.engine.io.HfNames;
+import fourfold.engine.io.Manifest;
 import fourfold.engine.io.OutputPaths;
 import fourfold.engine.io.SafetensorsReader;
 import fourfold.engine.io.SafetensorsWriter;
@@ -16,6 +18,8 @@ import fourfold.engine.model.LlamaConfig;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 
@@ -33,6 +37,10 @@ public final class Checkpoints {
 
     public static LlamaConfig readConfig(Path dir) {
         requireCheckpoint(dir);
+        return parseConfig(dir);
+    }
+
+    static LlamaConfig parseConfig(Path dir) {
         Path file = dir.resolve("config.json");
         try {
             return LlamaConfig.readHfJson(file);
@@ -83,17 +91,32 @@ public final class Checkpoints {
 
     /** Writes a checkpoint to {@code dir}, atomically replacing an older one. */
     public static void write(Path dir, TrainOptions options, Layout layout, int step, State state) {
-        AtomicDirectory.write(dir, tmp -> {
-            options.model().writeHfJson(tmp.resolve("config.json"));
+        AtomicDirectory.write(dir, contents(options, layout, step, state));
+    }
+
+    /**
+     * The files of a checkpoint, written into an empty directory: config.json, model.safetensors
+     * and optimizer.safetensors (each tensor with its checksum), trainer.json, and last
+     * manifest.json (sizes, checksums of the JSON files, step, layout, parameter count).
+     */
+    public static AtomicDirectory.Contents contents(TrainOptions options, Layout layout, int step, State state) {
+        return tmp -> {
+            options.model().writeHfJson(tmp.resolve(CheckpointCheck.CONFIG));
             SafetensorsWriter model = new SafetensorsWriter().metadata("format", "pt");
             state.weights().forEach((name, values) -> model.add(name, values, state.shapes().get(name)));
-            model.write(tmp.resolve("model.safetensors"));
+            model.write(tmp.resolve(CheckpointCheck.MODEL));
             SafetensorsWriter opt = new SafetensorsWriter();
             state.expAvg().forEach((name, values) -> opt.add(name + ".exp_avg", values, state.shapes().get(name)));
             state.expAvgSq().forEach((name, values) -> opt.add(name + ".exp_avg_sq", values, state.shapes().get(name)));
-            opt.write(tmp.resolve("optimizer.safetensors"));
-            Files.writeString(tmp.resolve("trainer.json"), GSON.toJson(trainerState(options, layout, step)));
-        });
+            opt.write(tmp.resolve(CheckpointCheck.OPTIMIZER));
+            Files.writeString(tmp.resolve(CheckpointCheck.TRAINER), GSON.toJson(trainerState(options, layout, step)));
+            Map<String, JsonElement> info = new LinkedHashMap<>();
+            info.put("step", new JsonPrimitive(step));
+            info.put("layout", new JsonPrimitive(layout.toString()));
+            info.put("parameters", new JsonPrimitive(options.model().parameterCount()));
+            Manifest.describe(tmp, info, List.of(CheckpointCheck.CONFIG, CheckpointCheck.TRAINER),
+                    List.of(CheckpointCheck.MODEL, CheckpointCheck.OPTIMIZER)).write(tmp);
+        };
     }
 
     private static JsonObject trainerState(TrainOptions o, Layout layout, int step) {
