@@ -10,7 +10,6 @@ import fourfold.engine.data.Sampling;
 import fourfold.engine.io.AtomicDirectory;
 import fourfold.engine.io.HfNames;
 import fourfold.engine.io.Manifest;
-import fourfold.engine.io.OutputPaths;
 import fourfold.engine.io.SafetensorsReader;
 import fourfold.engine.io.SafetensorsWriter;
 import fourfold.engine.model.LlamaConfig;
@@ -49,14 +48,6 @@ public final class Checkpoints {
             if (e.getMessage().contains(file.toString())) throw e;
             throw new UserError(file + ": " + e.getMessage() + "; fix config.json or use another checkpoint", e);
         }
-    }
-
-    /** Refuses an output whose parent cannot be written, before any training time is spent. */
-    public static void requireWritableParent(Path out) {
-        if (Files.exists(out) && !Files.isDirectory(out)) {
-            throw new UserError("cannot write checkpoint " + out + ": it exists and is not a directory; choose another --out");
-        }
-        OutputPaths.requireCreatable(out, "checkpoint " + out, "choose another --out");
     }
 
     private static void requireCheckpoint(Path dir) {
