@@ -39,7 +39,7 @@ final class InspectCommand implements Callable<Integer> {
         if (CheckpointHistory.isRunDirectory(dir)) {
             result = runDirectory(text, problems);
         } else {
-            CheckpointCheck.Report r = CheckpointCheck.inspect(dir, CheckpointCheck.Purpose.WEIGHTS);
+            CheckpointCheck.Report r = CheckpointCheck.inspect(dir, CheckpointCheck.Purpose.INSPECT);
             problems.addAll(r.problems());
             result = checkpoint(r, text);
         }
@@ -60,7 +60,7 @@ final class InspectCommand implements Callable<Integer> {
         JsonArray list = new JsonArray();
         CheckpointCheck.Report shown = null;
         for (Path step : CheckpointHistory.steps(dir)) {
-            CheckpointCheck.Report r = CheckpointCheck.inspect(step, CheckpointCheck.Purpose.RESUME);
+            CheckpointCheck.Report r = CheckpointCheck.inspect(step, CheckpointCheck.Purpose.INSPECT);
             boolean isLatest = step.getFileName().toString().equals(pointer);
             JsonObject o = new JsonObject();
             o.addProperty("name", step.getFileName().toString());

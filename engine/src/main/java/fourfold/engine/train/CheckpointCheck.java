@@ -30,8 +30,11 @@ public final class CheckpointCheck {
     public static final String CONFIG = "config.json";
     public static final String TRAINER = "trainer.json";
 
-    /** What a load needs: the weights (eval, generate, --init), or the whole run (--resume). */
-    public enum Purpose { WEIGHTS, RESUME }
+    /**
+     * What is checked: the weights only (eval, generate, --init: a damaged optimizer does not stop
+     * them), the whole run (--resume), or every file there is (inspect).
+     */
+    public enum Purpose { WEIGHTS, RESUME, INSPECT }
 
     public record FileStatus(String name, long bytes, String checksum, String problem) {}
 
@@ -98,11 +101,12 @@ public final class CheckpointCheck {
         }
         boolean configOk = jsonFile(CONFIG) && attempt(() -> config = Checkpoints.parseConfig(dir));
         boolean resumable = Files.isRegularFile(dir.resolve(OPTIMIZER)) && Files.isRegularFile(dir.resolve(TRAINER));
-        if (Files.isRegularFile(dir.resolve(TRAINER)) || purpose == Purpose.RESUME || listed(TRAINER)) {
+        boolean all = purpose != Purpose.WEIGHTS;
+        if (all && (Files.isRegularFile(dir.resolve(TRAINER)) || purpose == Purpose.RESUME || listed(TRAINER))) {
             if (jsonFile(TRAINER) && step == null) attempt(this::readTrainerJson);
         }
         boolean checksums = tensorFile(MODEL, configOk ? r -> requireMatches(r) : null);
-        if (Files.isRegularFile(dir.resolve(OPTIMIZER)) || purpose == Purpose.RESUME || listed(OPTIMIZER)) {
+        if (all && (Files.isRegularFile(dir.resolve(OPTIMIZER)) || purpose == Purpose.RESUME || listed(OPTIMIZER))) {
             checksums |= tensorFile(OPTIMIZER, configOk ? this::requireMoments : null);
         }
         if (manifest == null && checksums) {
@@ -111,7 +115,7 @@ public final class CheckpointCheck {
         } else if (manifest == null) {
             notes.add("checkpoint " + dir + " has no checksums (written by another tool or an older fourfold): loaded without verification");
         }
-        if (!resumable && purpose == Purpose.WEIGHTS && problems.isEmpty() && !listed(OPTIMIZER)) {
+        if (!resumable && purpose == Purpose.INSPECT && problems.isEmpty() && !listed(OPTIMIZER)) {
             notes.add("checkpoint " + dir + " has no " + (Files.isRegularFile(dir.resolve(OPTIMIZER)) ? TRAINER : OPTIMIZER)
                     + ": its weights can be used (eval, generate, --init), not --resume");
         }

@@ -133,6 +133,7 @@ public final class CheckpointHistory {
         for (Path c : candidates) {
             CheckpointCheck.Report r = CheckpointCheck.inspect(c, purpose);
             if (r.intact()) {
+                if (!skipped.isEmpty()) notes.add("using " + c + ", the newest intact checkpoint in " + shown);
                 notes.addAll(r.notes());
                 return new Resolved(c, notes);
             }

@@ -142,6 +142,11 @@ final class Cli {
      * a folder that does not exist yet, and no --no-progress (the test's stderr is no terminal).
      */
     record Fixture(Path dir, Path corpus, Path checkpoint, Path metrics, Run run) {
+        /** The checkpoint the run saved at its end: {@code checkpoint} is its run directory. */
+        Path step() {
+            return checkpoint.resolve("step-000003");
+        }
+
         private static Fixture instance;
 
         static synchronized Fixture get() {
@@ -193,6 +198,15 @@ final class Cli {
     static byte[] read(Path file) {
         try {
             return Files.readAllBytes(file);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** The checkpoint that a run directory's {@code latest} file names. */
+    static Path latest(Path runDir) {
+        try {
+            return runDir.resolve(Files.readString(runDir.resolve("latest")).strip());
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
