@@ -105,9 +105,9 @@ public final class CheckpointCheck {
         if (all && (Files.isRegularFile(dir.resolve(TRAINER)) || purpose == Purpose.RESUME || listed(TRAINER))) {
             if (jsonFile(TRAINER) && step == null) attempt(this::readTrainerJson);
         }
-        boolean checksums = tensorFile(MODEL, configOk ? r -> requireMatches(r) : null);
+        boolean checksums = tensorFile(MODEL, configOk ? r -> requireMatches(r, config, dir) : null);
         if (all && (Files.isRegularFile(dir.resolve(OPTIMIZER)) || purpose == Purpose.RESUME || listed(OPTIMIZER))) {
-            checksums |= tensorFile(OPTIMIZER, configOk ? this::requireMoments : null);
+            checksums |= tensorFile(OPTIMIZER, configOk ? r -> requireMoments(r, config) : null);
         }
         if (manifest == null && checksums) {
             problems.add("checkpoint " + dir + " has no " + Manifest.FILE + ", though its safetensors files carry fourfold's checksums: the checkpoint"
@@ -187,7 +187,8 @@ public final class CheckpointCheck {
         }
     }
 
-    private void requireMatches(SafetensorsReader r) {
+    /** model.safetensors must hold exactly the tensors of {@code config}. */
+    static void requireMatches(SafetensorsReader r, LlamaConfig config, Path dir) {
         try {
             HfNames.requireMatches(r, config);
         } catch (UserError e) {
@@ -195,7 +196,8 @@ public final class CheckpointCheck {
         }
     }
 
-    private void requireMoments(SafetensorsReader r) {
+    /** optimizer.safetensors must hold both AdamW moments of every parameter of {@code config}. */
+    static void requireMoments(SafetensorsReader r, LlamaConfig config) {
         for (HfNames.Param p : HfNames.params(config)) {
             for (String moment : new String[]{".exp_avg", ".exp_avg_sq"}) {
                 if (!r.has(p.name() + moment)) {

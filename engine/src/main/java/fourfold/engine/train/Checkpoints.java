@@ -68,12 +68,8 @@ public final class Checkpoints {
      */
     public static void requireWeights(Path dir, LlamaConfig config) {
         requireCheckpoint(dir);
-        try (SafetensorsReader r = SafetensorsReader.open(dir.resolve("model.safetensors"))) {
-            try {
-                HfNames.requireMatches(r, config);
-            } catch (UserError e) {
-                throw new UserError(e.getMessage() + "; config.json and model.safetensors of " + dir + " must come from the same model", e);
-            }
+        try (SafetensorsReader r = SafetensorsReader.open(dir.resolve(CheckpointCheck.MODEL))) {
+            CheckpointCheck.requireMatches(r, config, dir);
         }
     }
 
@@ -224,15 +220,7 @@ public final class Checkpoints {
             throw new UserError("checkpoint " + dir + " has no optimizer.safetensors, so it cannot be resumed; use --init to start a new run from its weights");
         }
         try (SafetensorsReader r = SafetensorsReader.open(f)) {
-            for (HfNames.Param p : HfNames.params(readConfig(dir))) {
-                for (String moment : new String[]{".exp_avg", ".exp_avg_sq"}) {
-                    if (!r.has(p.name() + moment)) {
-                        throw new UserError("checkpoint " + f + " has no tensor \"" + p.name() + moment + "\", so the run cannot be resumed;"
-                                + " use --init to start a new run from its weights");
-                    }
-                    r.require(p.name() + moment, p.shape());
-                }
-            }
+            CheckpointCheck.requireMoments(r, readConfig(dir));
         }
         return f;
     }

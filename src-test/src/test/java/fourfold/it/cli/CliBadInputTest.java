@@ -256,7 +256,7 @@ class CliBadInputTest {
         // Read once per JVM, at class load: each case needs a JVM of its own.
         Object[][] cases = {
                 {"-Dfourfold.gemm.kc=0", "-Dfourfold.gemm.kc must be a positive integer, got '0'"},
-                {"-Dfourfold.gemm.mc=100", "-Dfourfold.gemm.mc must be a positive multiple of"},
+                {"-Dfourfold.gemm.mc=101", "-Dfourfold.gemm.mc must be a positive multiple of"},
                 {"-Dfourfold.gemm.tile=8x8", "-Dfourfold.gemm.tile must be 6x2 or 4x4, got '8x8'"},
                 {"-Dfourfold.vectorBits=64", "-Dfourfold.vectorBits must be 128, 256 or 512, got '64'"},
         };

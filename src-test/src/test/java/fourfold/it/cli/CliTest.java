@@ -127,7 +127,7 @@ class CliTest {
         assertTrue(v.out().matches("fourfold \\d+\\.\\d+\\.\\d+ .*\\d+-lane \\(\\d+-bit\\) vectors, (6x2|4x4) GEMM tile, K blocks of \\d+, \\d+-row A blocks\\)\n"),
                 "version line with the machine's vector width and GEMM tile, got " + v.out());
         for (String[] help : List.of(new String[]{"--help"}, new String[]{"train", "--help"}, new String[]{"eval", "--help"},
-                new String[]{"generate", "--help"}, new String[]{"help", "train"})) {
+                new String[]{"generate", "--help"}, new String[]{"inspect", "--help"}, new String[]{"help", "train"})) {
             Cli.Run h = run(help).requireSuccess();
             assertTrue(h.out().startsWith("Usage: fourfold"), String.join(" ", help) + " prints usage on stdout");
             assertEquals("", h.err(), String.join(" ", help) + " prints nothing on stderr");
