@@ -4,6 +4,7 @@ import com.google.gson.GsonBuilder;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
+import fourfold.engine.UserError;
 import fourfold.engine.tensor.Shape;
 import fourfold.engine.train.CheckpointCheck;
 import fourfold.engine.train.CheckpointHistory;
@@ -13,6 +14,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 import java.io.PrintWriter;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -32,6 +34,11 @@ final class InspectCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        if (!Files.exists(dir)) throw new UserError("checkpoint " + dir + " does not exist; give a checkpoint directory or a run directory (`fourfold train --out`)");
+        Path parent = dir.toAbsolutePath().getParent();
+        if (Files.isRegularFile(dir) && dir.getFileName().toString().equals(CheckpointHistory.LATEST) && CheckpointHistory.pointer(parent) != null) {
+            dir = dir.getParent() != null ? dir.getParent() : parent; // a run directory's latest file: that run directory
+        }
         PrintWriter out = spec.commandLine().getOut();
         List<String> problems = new ArrayList<>();
         JsonObject result;

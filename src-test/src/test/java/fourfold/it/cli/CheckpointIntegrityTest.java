@@ -93,6 +93,9 @@ class CheckpointIntegrityTest {
 
         Cli.Run runDir = run("inspect", Cli.Fixture.get().checkpoint().toString()).requireSuccess();
         assertMentions(runDir.out(), "latest -> step-000003", "step-000003    intact  (latest)", "checkpoint " + good + ": intact");
+        assertEquals(runDir.out(), run("inspect", Cli.Fixture.get().checkpoint().resolve("latest").toString()).requireSuccess().out(),
+                "the latest file stands for its run directory");
+        assertMentions(error(run("inspect", dir.resolve("nowhere").toString())), "nowhere", "does not exist");
     }
 
     @Test
