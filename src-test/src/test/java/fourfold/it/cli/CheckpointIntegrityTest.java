@@ -15,6 +15,8 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
+import static fourfold.it.cli.Cli.assertMentions;
+import static fourfold.it.cli.Cli.error;
 import static fourfold.it.cli.Cli.run;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -36,13 +38,7 @@ class CheckpointIntegrityTest {
         corpus = Cli.Fixture.get().corpus();
     }
 
-    private static String error(Cli.Run r) {
-        return r.requireOneLineError(2).substring("fourfold: error: ".length());
-    }
 
-    private static void assertMentions(String message, String... parts) {
-        for (String p : parts) assertTrue(message.contains(p), "the message should mention '" + p + "': " + message);
-    }
 
     /** `fourfold inspect` of a damaged checkpoint: the report on stdout, exit 2, one error line naming the problem. */
     private static Cli.Run inspectDamaged(Path ck, String... parts) {

@@ -60,6 +60,15 @@ final class Cli {
         }
     }
 
+    /** Checks the one-line user error (exit 2) of {@code r} and returns the message after "fourfold: error: ". */
+    static String error(Run r) {
+        return r.requireOneLineError(2).substring("fourfold: error: ".length());
+    }
+
+    static void assertMentions(String message, String... parts) {
+        for (String p : parts) assertTrue(message.contains(p), "the message should mention '" + p + "': " + message);
+    }
+
     /** No stack trace, and no Java exception or class names leaking into a message meant for users. */
     static void assertNoStackTrace(Run r) {
         for (String bad : List.of("\tat ", "Exception", "java.", "Caused by")) {

@@ -12,6 +12,8 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 
+import static fourfold.it.cli.Cli.assertMentions;
+import static fourfold.it.cli.Cli.error;
 import static fourfold.it.cli.Cli.run;
 import static fourfold.it.cli.Cli.train;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -37,14 +39,7 @@ class CliBadInputTest {
         good = Cli.Fixture.get().step();
     }
 
-    /** Runs the command, checks the one-line error and returns the message after "fourfold: error: ". */
-    private static String error(Cli.Run r) {
-        return r.requireOneLineError(2).substring("fourfold: error: ".length());
-    }
 
-    private static void assertMentions(String message, String... parts) {
-        for (String p : parts) assertTrue(message.contains(p), "the message should mention '" + p + "': " + message);
-    }
 
     // ---- data -----------------------------------------------------------------------------------
 
