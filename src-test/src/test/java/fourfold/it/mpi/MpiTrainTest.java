@@ -1,6 +1,7 @@
 package fourfold.it.mpi;
 
 import fourfold.cli.Main;
+import fourfold.engine.train.CheckpointHistory;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -65,8 +66,10 @@ class MpiTrainTest {
         for (int k = 0; k < refPeaks.size(); k++) {
             assertEquals((double) refPeaks.get(k), (double) mpiPeaks.get(k), 0.05 * refPeaks.get(k), "peak device memory of step " + (k + 1) + " (same buffers, within one staging block)");
         }
+        Path refCkpt = CheckpointHistory.latest(ref.resolve("ckpt")), mpiCkpt = CheckpointHistory.latest(mpi.resolve("ckpt"));
+        assertEquals(refCkpt.getFileName(), mpiCkpt.getFileName(), "the last checkpoint's name");
         for (String f : List.of("model.safetensors", "optimizer.safetensors")) {
-            assertArrayEquals(Files.readAllBytes(ref.resolve("ckpt").resolve(f)), Files.readAllBytes(mpi.resolve("ckpt").resolve(f)),
+            assertArrayEquals(Files.readAllBytes(refCkpt.resolve(f)), Files.readAllBytes(mpiCkpt.resolve(f)),
                     f + " of the MPI run differs from the in-process run's");
         }
         // One report for the whole job: rank 0 prints, the other processes are silent.
@@ -98,7 +101,7 @@ class MpiTrainTest {
         Path log = tmp.resolve("killed.log");
         long t0 = System.nanoTime();
         Process job = MpiJob.start(2, null, a, log);
-        Path saved = dir.resolve("ckpt").resolve("trainer.json");
+        Path saved = dir.resolve("ckpt").resolve(CheckpointHistory.LATEST); // written after the first checkpoint
         long deadline = System.nanoTime() + JOB_TIMEOUT.toNanos();
         while (!Files.exists(saved) && job.isAlive() && System.nanoTime() < deadline) Thread.sleep(200);
         assertTrue(Files.exists(saved), () -> "no checkpoint was saved before the kill; job output:\n" + MpiJob.finish(job, log, Duration.ofSeconds(1), t0).output());
