@@ -4,6 +4,7 @@ import fourfold.devices.Bytes;
 import fourfold.engine.UserError;
 import fourfold.engine.data.Sampling;
 import fourfold.engine.model.LlamaConfig;
+import fourfold.engine.pp.PipelineOptions;
 import fourfold.engine.train.Checkpoints;
 import fourfold.engine.train.Layout;
 import fourfold.engine.train.LrSchedule;
@@ -74,6 +75,14 @@ final class TrainCommand implements Callable<Integer> {
     int tp;
     @Option(names = "--pp", defaultValue = "1", description = "Pipeline-parallel size (default: ${DEFAULT-VALUE}).")
     int pp;
+    @Option(names = "--schedule", defaultValue = "1f1b", description = "Pipeline schedule: gpipe, 1f1b, interleaved, zb-h1 (default: ${DEFAULT-VALUE}).")
+    String schedule;
+    @Option(names = "--virtual-stages", defaultValue = "1", description = "Model chunks per pp rank (--schedule interleaved) (default: ${DEFAULT-VALUE}).")
+    int virtualStages;
+    @Option(names = "--stage-layers", split = ",", description = "Decoder layers of each pipeline stage, e.g. 2,3,3,2 (default: balanced, embedding and head counted).")
+    List<Integer> stageLayers;
+    @Option(names = "--print-schedule", description = "Print each pp rank's action list of the schedule and exit.")
+    boolean printSchedule;
     @Option(names = "--cp", defaultValue = "1", description = "Context-parallel size (default: ${DEFAULT-VALUE}).")
     int cp;
     @Option(names = "--zero", defaultValue = "0", description = "ZeRO stage 0-3 for data parallel (default: ${DEFAULT-VALUE}).")
@@ -130,7 +139,16 @@ final class TrainCommand implements Callable<Integer> {
         LlamaConfig model = options.model();
         int T = options.seq();
         validate(options);
-        Layout layout = new Layout(dp, pp, cp, tp, zero, microBatches, sequenceParallel);
+        if (virtualStages > 1 && !schedule.equals("interleaved")) {
+            throw new UserError("--virtual-stages " + virtualStages + " needs --schedule interleaved; use --virtual-stages 1 or --schedule interleaved");
+        }
+        Layout layout = new Layout(dp, pp, cp, tp, zero, microBatches, sequenceParallel)
+                .withPipeline(new PipelineOptions(schedule, virtualStages, stageLayers));
+        if (printSchedule) {
+            layout.validate(model, options.batch(), T);
+            System.out.print(PipelinePrint.format(layout, model));
+            return 0;
+        }
         int devices = dp * pp * cp * tp;
         int threads = threadsPerDevice != null ? threadsPerDevice : Math.max(1, Runtime.getRuntime().availableProcessors() / Math.max(1, devices));
         if (threads < 1) throw new UserError("--threads-per-device must be >= 1, got " + threads);
@@ -167,10 +185,19 @@ final class TrainCommand implements Callable<Integer> {
                 System.err.printf(Locale.ROOT, "fourfold: training %s (%,d parameters) on %s, %s, batch %d x %d tokens, steps %d..%d%n",
                         preset(), model.parameterCount(), trainer.dataset().name(), layout, options.batch(), T, trainer.startStep() + 1, options.steps());
                 progress.start(trainer.startStep());
+                double[] bubbles = {0, 0};
                 trainer.train(m -> {
                     progress.step(m);
                     metrics.write(m);
+                    if (!Double.isNaN(m.ppBubble())) {
+                        bubbles[0] += m.ppBubble();
+                        bubbles[1]++;
+                    }
                 }, out, saveEvery);
+                if (bubbles[1] > 0) {
+                    System.err.printf(Locale.ROOT, "fourfold: pipeline bubble (simulated clock, mean over %d steps and %d pp ranks): %.3f%n",
+                            (int) bubbles[1], pp, bubbles[0] / bubbles[1]);
+                }
             }
             System.err.println("fourfold: checkpoint written to " + out + " (try: ./fourfold generate --checkpoint " + out + ")");
             if (trace != null) System.err.println("fourfold: trace written to " + trace + " (open it in https://ui.perfetto.dev)");

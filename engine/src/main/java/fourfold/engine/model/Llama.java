@@ -315,9 +315,9 @@ public final class Llama implements AutoCloseable {
             hooks.afterForward(unitId(u++));
         }
         if (head == null) return new Evaluated(x, 0);
-        try (x) {
+        try (Tensor last = x) {
             hooks.beforeForward(unitId(u));
-            double loss = head.forward(x, mb.targets(), 0f, false).lossSum();
+            double loss = head.forward(last, mb.targets(), 0f, false).lossSum();
             hooks.afterForward(unitId(u));
             return new Evaluated(null, loss);
         }
