@@ -51,6 +51,15 @@ public final class RankModel implements AutoCloseable {
         }
     }
 
+    /** A rank of a one-device cluster holding {@code whole} (the whole model, already loaded), without data parallel. */
+    public RankModel(Rank rank, Llama whole) {
+        this.device = rank.device();
+        this.tp = whole.tp();
+        this.dpGroup = rank.group(Axis.DP);
+        this.ppGroup = rank.group(Axis.PP);
+        chunks.add(whole);
+    }
+
     public Device device() {
         return device;
     }
