@@ -42,7 +42,7 @@ public record Layout(int dp, int pp, int cp, int tp, int zero, int microBatches,
         if (zero < 0 || zero > 3) throw new UserError("--zero must be 0, 1, 2 or 3, got " + zero);
         if (batch % (dp * microBatches) != 0) {
             throw new UserError("global batch " + batch + " is not divisible by dp x micro-batches = " + dp + " x " + microBatches
-                    + "; choose --batch as a multiple of " + dp * microBatches);
+                    + "; choose --batch as a multiple of " + dp * microBatches + ", or --micro-batches dividing " + batch / dp + " (the per-dp-rank batch)");
         }
         if (pipeline.virtualStages() < 1) throw new UserError("--virtual-stages must be >= 1, got " + pipeline.virtualStages());
         StageSplit.of(model, stages(), pipeline.stageLayers());
