@@ -195,7 +195,8 @@ public final class Trainer implements AutoCloseable {
                                          double[] simDelta, long[] peaks) throws Exception {
         Device device = rank.device();
         ProcessGroup world = rank.group(Axis.DP, Axis.PP, Axis.CP, Axis.TP);
-        ProcessGroup lossGroup = rank.group(Axis.DP, Axis.PP);
+        // The ranks whose loss sums make up the batch's (only last stages hold one): dp x pp.
+        ProcessGroup lossGroup = layout.pp() > 1 ? rank.group(Axis.DP, Axis.PP) : rank.group(Axis.DP);
         RankModel model = new RankModel(rank, options, layout, dpOptions, weightsFrom);
         AdamWOptimizer optimizer = model.optimizer(options.adamw());
         if (optimizerFrom != null) loadOptimizer(model, optimizer);
