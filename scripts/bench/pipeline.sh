@@ -17,7 +17,7 @@ for layout in "$@"; do
   read -r pp schedule m v <<<"$layout"
   v=${v:-1}
   args=(--preset "$preset" --batch "$batch" --steps "$steps" --warmup 0 --eval-every 0 --eval-windows 1
-        --profile "$profile" --no-progress --out "$tmp/ck" --metrics-out "$tmp/m.jsonl" --pp "$pp")
+        --profile "$profile" --device-memory 256m --no-progress --out "$tmp/ck" --metrics-out "$tmp/m.jsonl" --pp "$pp")
   if [ "$schedule" != - ]; then args+=(--schedule "$schedule" --micro-batches "$m" --virtual-stages "$v"); fi
   ./fourfold train "${args[@]}" >/dev/null 2>"$tmp/err" || { echo "| $pp | $schedule | $m | $v | failed: $(tail -1 "$tmp/err") |"; continue; }
   python3 - "$tmp/m.jsonl" "$warmup" "$pp" "$schedule" "$m" "$v" <<'PY'
