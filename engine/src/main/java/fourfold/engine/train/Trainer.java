@@ -10,29 +10,24 @@ import fourfold.devices.Mesh;
 import fourfold.devices.MemoryTag;
 import fourfold.devices.Rank;
 import fourfold.devices.comm.ProcessGroup;
-import fourfold.devices.comm.ReduceOp;
 import fourfold.engine.UserError;
 import fourfold.engine.data.Batch;
 import fourfold.engine.data.BatchSampler;
 import fourfold.engine.data.TextDataset;
-import fourfold.engine.pp.StageSplit;
-import fourfold.engine.io.SafetensorsReader;
-import fourfold.engine.model.Init;
-import fourfold.engine.model.Parameter;
-import fourfold.engine.tensor.Tensor;
 
 import java.nio.file.Path;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
 
 /**
  * A training run on a simulated cluster laid out as {@link Layout} says. Every rank runs the same
- * program (SPMD, as torchrun runs one process per GPU): build its part of the model, then for each
- * step take its rows of the global batch, run forward/backward, reduce, update. Rank 0 reports
- * metrics and writes checkpoints; everything else is symmetric.
+ * program (SPMD, as torchrun runs one process per GPU): build its part of the model
+ * ({@link RankModel}), then for each step take its rows of the global batch and run the step
+ * ({@link RankTrainer}: the pipeline schedule's actions, reduction, update), evaluate
+ * ({@link Evaluation}) and save ({@link RankCheckpoint}). Rank 0 reports metrics and writes
+ * checkpoints; everything else is symmetric.
  */
 public final class Trainer implements AutoCloseable {
     /** Where the run executes: threads and memory per simulated device, the hardware profile, a trace file. */
@@ -199,7 +194,7 @@ public final class Trainer implements AutoCloseable {
         ProcessGroup lossGroup = layout.pp() > 1 ? rank.group(Axis.DP, Axis.PP) : rank.group(Axis.DP);
         RankModel model = new RankModel(rank, options, layout, dpOptions, weightsFrom);
         AdamWOptimizer optimizer = model.optimizer(options.adamw());
-        if (optimizerFrom != null) loadOptimizer(model, optimizer);
+        if (optimizerFrom != null) RankCheckpoint.loadOptimizer(model, optimizer, optimizerFrom);
         optimizer.setStepCount(startStep);
         KernelTimes times = kernelTimes != null ? kernelTimes[rank.rank()] : null;
         device.setKernelTimes(times);
@@ -236,17 +231,13 @@ public final class Trainer implements AutoCloseable {
                             layout.pp() > 1 ? r.bubble() : Double.NaN));
                 }
                 boolean save = out != null && (done == options.steps() || (saveEvery > 0 && done % saveEvery == 0));
-                if (save) saveCheckpoint(rank, model, optimizer, out, done);
+                if (save) RankCheckpoint.save(rank, model, optimizer, options, layout, out, done);
             }
             model.gatherAll();
-            Map<String, float[]> weights = fullWeights(model);
+            Map<String, float[]> weights = RankCheckpoint.fullWeights(model, options, layout);
             model.releaseAll();
             return weights;
         }
-    }
-
-    private StageSplit split() {
-        return StageSplit.of(options.model(), layout.stages(), layout.pipeline().stageLayers());
     }
 
     private static Map<String, Long> bytesSent(Rank rank) {
@@ -264,57 +255,6 @@ public final class Trainer implements AutoCloseable {
         sentBefore.forEach((k, v) -> sent.merge(k, -v, Long::sum));
         sent.values().removeIf(v -> v == 0);
         return new RankReport(peak, sent, model.dataParallel().stream().flatMapToLong(d -> Arrays.stream(d.bucketCounts())).toArray());
-    }
-
-    /** Every rank takes part (collectives); rank 0 writes. */
-    private void saveCheckpoint(Rank rank, RankModel model, AdamWOptimizer optimizer, Path out, int step) {
-        model.gatherAll();
-        Map<String, float[]> weights = fullWeights(model);
-        model.releaseAll();
-        boolean sharded = !model.dataParallel().isEmpty() && model.dataParallel().getFirst().gradientsSharded();
-        Map<String, float[]> m = CheckpointAssembly.assemble(model, options.model(), split(), p -> localMoment(model, optimizer, p, 0, sharded));
-        Map<String, float[]> v = CheckpointAssembly.assemble(model, options.model(), split(), p -> localMoment(model, optimizer, p, 1, sharded));
-        Map<String, int[]> shapes = CheckpointAssembly.shapes(options.model(), split(), model.device(), model.tp());
-        if (rank.rank() == 0) Checkpoints.write(out, options, layout, step, new Checkpoints.State(weights, shapes, m, v));
-        rank.group(Axis.DP, Axis.PP, Axis.CP, Axis.TP).barrier();
-    }
-
-    /** This rank's tp shard of moment k (0: exp_avg, 1: exp_avg_sq) of p; under ZeRO each dp rank holds disjoint ranges, zeros elsewhere: a sum assembles them. */
-    private static float[] localMoment(RankModel model, AdamWOptimizer optimizer, Parameter p, int k, boolean sharded) {
-        float[] local = new float[Math.toIntExact(p.localNumel())];
-        for (AdamWOptimizer.Slot s : optimizer.slots()) {
-            if (!s.name().equals(p.name())) continue;
-            float[] values = (k == 0 ? s.m() : s.v()).toArray();
-            System.arraycopy(values, 0, local, (int) s.offset(), values.length);
-        }
-        return sharded ? sum(model.dpGroup(), model.device(), local) : local;
-    }
-
-    private Map<String, float[]> fullWeights(RankModel model) {
-        return CheckpointAssembly.assemble(model, options.model(), split(), p -> p.data().toArray());
-    }
-
-    private static float[] sum(ProcessGroup group, Device dev, float[] values) {
-        try (Tensor t = Tensor.of(dev, MemoryTag.COMM, "assemble", values, values.length)) {
-            group.allReduce(t.segment(), ReduceOp.SUM);
-            return t.toArray();
-        }
-    }
-
-    /** Each slot takes its range of its parameter's local slice of the saved full moments. */
-    private void loadOptimizer(RankModel model, AdamWOptimizer optimizer) {
-        Map<String, Parameter> byName = new LinkedHashMap<>();
-        for (Parameter p : model.parameters()) byName.put(p.name(), p);
-        try (SafetensorsReader r = SafetensorsReader.open(optimizerFrom)) {
-            for (AdamWOptimizer.Slot s : optimizer.slots()) {
-                Parameter p = byName.get(s.name());
-                for (int k = 0; k < 2; k++) {
-                    float[] local = Init.localSlice(p, r.floats(s.name() + (k == 0 ? ".exp_avg" : ".exp_avg_sq"), p.fullShape()));
-                    Tensor dst = k == 0 ? s.m() : s.v();
-                    dst.copyFrom(Arrays.copyOfRange(local, (int) s.offset(), (int) (s.offset() + dst.numel())));
-                }
-            }
-        }
     }
 
     @Override
