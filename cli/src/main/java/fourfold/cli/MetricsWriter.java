@@ -41,6 +41,7 @@ final class MetricsWriter implements AutoCloseable {
         o.addProperty("step_s", m.stepSeconds());
         o.addProperty("sim_step_s", m.simSeconds());
         o.addProperty("peak_bytes", m.peakBytes());
+        if (!Double.isNaN(m.ppBubble())) o.addProperty("pp_bubble", m.ppBubble());
         if (!Double.isNaN(m.valLoss())) o.addProperty("val_loss", m.valLoss());
         out.println(o);
     }

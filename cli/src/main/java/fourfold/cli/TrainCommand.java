@@ -5,8 +5,7 @@ import fourfold.devices.mpi.MpiHosting;
 import fourfold.engine.UserError;
 import fourfold.engine.data.Sampling;
 import fourfold.engine.model.LlamaConfig;
-import fourfold.engine.pp.SchedulePrinter;
-import fourfold.engine.pp.Schedules;
+import fourfold.engine.pp.PipelineOptions;
 import fourfold.engine.train.CheckpointCheck;
 import fourfold.engine.train.CheckpointHistory;
 import fourfold.engine.train.Checkpoints;
@@ -83,9 +82,11 @@ final class TrainCommand implements Callable<Integer> {
     int pp;
     @Option(names = "--schedule", defaultValue = "1f1b", description = "Pipeline schedule: gpipe, 1f1b, interleaved, zb-h1 (default: ${DEFAULT-VALUE}).")
     String schedule;
-    @Option(names = "--virtual-stages", defaultValue = "1", description = "Model chunks per pipeline rank, for --schedule interleaved (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--virtual-stages", defaultValue = "1", description = "Model chunks per pp rank (--schedule interleaved) (default: ${DEFAULT-VALUE}).")
     int virtualStages;
-    @Option(names = "--print-schedule", description = "Print each pipeline rank's actions under --schedule (and its dry-run bubble) and exit.")
+    @Option(names = "--stage-layers", split = ",", description = "Decoder layers of each pipeline stage, e.g. 2,3,3,2 (default: balanced, embedding and head counted).")
+    List<Integer> stageLayers;
+    @Option(names = "--print-schedule", description = "Print each pp rank's action list of the schedule and exit.")
     boolean printSchedule;
     @Option(names = "--cp", defaultValue = "1", description = "Context-parallel size (default: ${DEFAULT-VALUE}).")
     int cp;
@@ -132,10 +133,6 @@ final class TrainCommand implements Callable<Integer> {
     /** The run; {@code reports}: this process prints progress and messages and writes the metrics (rank 0's process). */
     private int train(boolean mpi, boolean reports) throws Exception {
         if (mpi && kernelTimes) throw new UserError("--kernel-times is not available with --backend mpi yet; time kernels with the in-process backend");
-        if (printSchedule) {
-            if (reports) System.out.print(SchedulePrinter.report(Schedules.named(schedule), pp, microBatches, virtualStages));
-            return 0;
-        }
         if (resume != null && init != null) throw new UserError("--init and --resume exclude each other: --resume continues a run, --init starts a new one from weights");
         if (init != null && given("--preset")) {
             throw new UserError("--preset and --init exclude each other: --init takes the model config from " + init.resolve("config.json") + "; drop --preset");
@@ -168,7 +165,16 @@ final class TrainCommand implements Callable<Integer> {
         LlamaConfig model = options.model();
         int T = options.seq();
         validate(options);
-        Layout layout = new Layout(dp, pp, cp, tp, zero, microBatches, sequenceParallel);
+        if (virtualStages > 1 && !schedule.equals("interleaved")) {
+            throw new UserError("--virtual-stages " + virtualStages + " needs --schedule interleaved; use --virtual-stages 1 or --schedule interleaved");
+        }
+        Layout layout = new Layout(dp, pp, cp, tp, zero, microBatches, sequenceParallel)
+                .withPipeline(new PipelineOptions(schedule, virtualStages, stageLayers));
+        if (printSchedule) {
+            layout.validate(model, options.batch(), T);
+            if (reports) System.out.print(PipelinePrint.format(layout, model));
+            return 0;
+        }
         int devices = dp * pp * cp * tp;
         // Under MPI each process hosts one device; the processes of one host share its cores.
         int devicesHere = mpi ? MpiHosting.processesOnThisHost() : devices;
@@ -205,6 +211,7 @@ final class TrainCommand implements Callable<Integer> {
             }
             if (kernelTimes) trainer.measureKernelTimes(KernelTimesTable.warmupSteps(options.steps() - trainer.startStep()));
             // Everything is checked: from here on, only running out of memory can stop the run early.
+            double[] bubbles = {0, 0}; // sum of the steps' pp bubbles, steps that had one
             try (MetricsWriter metrics = MetricsWriter.open(reports ? metricsOut : null);
                  TrainProgress progress = new TrainProgress(options.steps(), !noProgress && reports)) {
                 if (reports) System.err.printf(Locale.ROOT, "fourfold: training %s (%,d parameters) on %s, %s, batch %d x %d tokens, steps %d..%d%n",
@@ -213,9 +220,17 @@ final class TrainCommand implements Callable<Integer> {
                 trainer.train(m -> {
                     progress.step(m);
                     metrics.write(m);
+                    if (!Double.isNaN(m.ppBubble())) {
+                        bubbles[0] += m.ppBubble();
+                        bubbles[1]++;
+                    }
                 }, runDir, saveEvery);
             }
             if (reports) {
+                if (bubbles[1] > 0) {
+                    System.err.printf(Locale.ROOT, "fourfold: pipeline bubble (simulated clock, mean over %d steps and %d pp ranks): %.3f%n",
+                            (int) bubbles[1], pp, bubbles[0] / bubbles[1]);
+                }
                 for (String note : trainer.history().notes()) System.err.println("fourfold: note: " + note);
                 System.err.println("fourfold: checkpoint written to " + CheckpointHistory.latest(runDir) + " (" + runDir.resolve(CheckpointHistory.LATEST)
                         + " names it; try: ./fourfold generate --checkpoint " + runDir + ")");

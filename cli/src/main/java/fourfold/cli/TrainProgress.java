@@ -50,9 +50,10 @@ final class TrainProgress implements AutoCloseable {
         }
         boolean log = !Double.isNaN(m.valLoss()) || (pb == null && (m.step() % 50 == 0 || m.step() == firstStep));
         if (log) {
-            String line = String.format(Locale.ROOT, "step %5d/%d | loss %.4f | %slr %.2e | grad norm %.3f | %s tok/s",
+            String line = String.format(Locale.ROOT, "step %5d/%d | loss %.4f | %slr %.2e | grad norm %.3f | %s tok/s%s",
                     m.step(), steps, m.loss(), Double.isNaN(m.valLoss()) ? "" : String.format(Locale.ROOT, "val %.4f | ", m.valLoss()),
-                    m.lr(), m.gradNorm(), compact(smoothedTps));
+                    m.lr(), m.gradNorm(), compact(smoothedTps),
+                    Double.isNaN(m.ppBubble()) ? "" : String.format(Locale.ROOT, " | pp bubble %.3f", m.ppBubble()));
             // Over the bar's line: back to column 0 and clear it; the bar is redrawn on the next line.
             System.err.println(pb != null ? "\r\033[K" + line : line);
         }

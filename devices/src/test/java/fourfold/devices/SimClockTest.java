@@ -55,6 +55,41 @@ class SimClockTest {
         }
     }
 
+    /**
+     * irecv is ready from the moment it is posted: a message sent while the receiver computes
+     * arrives at max(send, posted) + link time, and awaiting after that costs nothing. isend and
+     * irecv count their bytes on the pp axis like send and recv.
+     */
+    @Test
+    void irecvPostedEarlyArrivesFromThePostTimeAndCountsBytesOnThePpAxis() {
+        LinkSpec link = NVLINK;
+        try (Cluster c = cluster(new Mesh(1, 2, 1, 1), H100)) {
+            List<Double> times = c.run(rank -> {
+                ProcessGroup pp = rank.group(Axis.PP);
+                try (DeviceMemory.Block b = rank.device().memory().allocate(MIB, MemoryTag.ACTIVATIONS, "act")) {
+                    SimClock clock = rank.device().clock();
+                    if (pp.rank() == 0) {
+                        clock.advanceBy(2e-3);
+                        CommHandle h = pp.isend(b.segment(), 1, 3);
+                        assertEquals(true, h.isDone(), "an eager isend is complete at once");
+                        return clock.now();
+                    }
+                    CommHandle h = pp.irecv(b.segment(), 0, 3); // posted at 0
+                    clock.advanceBy(4e-3);                    // compute while the message travels
+                    h.await();
+                    assertEquals(4e-3, clock.now(), EPS, "the message arrived during compute: awaiting costs nothing");
+                    CommHandle late = pp.irecv(b.segment(), 0, 4);
+                    assertEquals(false, late.isDone(), "an irecv is pending until awaited");
+                    return clock.now();
+                }
+            });
+            assertEquals(2e-3, times.get(0), EPS, "isend does not move the sender's clock");
+            assertEquals(MIB, c.stats().bytesSent(0, "pp"), "bytes sent on pp");
+            assertEquals(MIB, c.stats().bytesReceived(1, "pp"), "bytes received on pp");
+        }
+        assertEquals(true, 2e-3 + link.latency() + MIB / link.bandwidth() < 4e-3, "the test's message must arrive before the receiver's compute ends");
+    }
+
     @Test
     void ringAllReduceTakesTwoNMinusOneStepsOfTheProfile() {
         int n = 4;

@@ -3,7 +3,11 @@ package fourfold.it;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
+import fourfold.devices.Axis;
+import fourfold.devices.Cluster;
+import fourfold.devices.ClusterConfig;
 import fourfold.devices.Device;
+import fourfold.devices.Mesh;
 import fourfold.engine.data.Batch;
 import fourfold.engine.io.SafetensorsReader;
 import fourfold.engine.model.Llama;
@@ -11,6 +15,8 @@ import fourfold.engine.model.LlamaConfig;
 import fourfold.engine.model.MicroBatch;
 import fourfold.engine.model.Parameter;
 import fourfold.engine.train.AdamWOptimizer;
+import fourfold.engine.train.Layout;
+import fourfold.engine.train.RankModel;
 import fourfold.engine.train.RankTrainer;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -90,27 +96,31 @@ class GoldenTest {
         double lr = opt.get("lr").getAsDouble();
         JsonArray losses = expected.getAsJsonArray("losses");
         JsonArray norms = expected.getAsJsonArray("grad_norms");
-        try (Device device = new Device(0, 256 << 20, 2);
+        try (Cluster cluster = new Cluster(new Mesh(1, 1, 1, 1), ClusterConfig.defaults().withMemoryPerDevice(256 << 20).withThreadsPerDevice(2));
              SafetensorsReader batch = SafetensorsReader.open(DIR.resolve("batch.safetensors"));
              SafetensorsReader fin = SafetensorsReader.open(DIR.resolve("final.safetensors"))) {
-            Llama model = load(device);
-            int[] inputs = batch.ints("steps.inputs"), targets = batch.ints("steps.targets");
-            try (RankTrainer trainer = new RankTrainer(model, AdamWOptimizer.forParameters(model.parameters(), hyper), null, null, 1)) {
-                for (int s = 0; s < losses.size(); s++) {
-                    int from = s * B * T;
-                    Batch b = new Batch(Arrays.copyOfRange(inputs, from, from + B * T), Arrays.copyOfRange(targets, from, from + B * T), B, T);
-                    RankTrainer.StepResult r = trainer.step(b, (long) B * T, lr, 0);
-                    double want = losses.get(s).getAsDouble();
-                    assertEquals(want, r.lossSum() / (B * T), 1e-5 * want, "loss of step " + s + " within 1e-5 relative");
-                    double wantNorm = norms.get(s).getAsDouble();
-                    assertEquals(wantNorm, r.gradNorm(), 1e-4 * wantNorm, "gradient norm of step " + s);
+            cluster.run(rank -> {
+                Llama model = load(rank.device());
+                int[] inputs = batch.ints("steps.inputs"), targets = batch.ints("steps.targets");
+                RankModel one = new RankModel(rank, model);
+                try (RankTrainer trainer = new RankTrainer(one, AdamWOptimizer.forParameters(model.parameters(), hyper), rank.group(Axis.DP), Layout.single(), null)) {
+                    for (int s = 0; s < losses.size(); s++) {
+                        int from = s * B * T;
+                        Batch b = new Batch(Arrays.copyOfRange(inputs, from, from + B * T), Arrays.copyOfRange(targets, from, from + B * T), B, T);
+                        RankTrainer.StepResult r = trainer.step(b, (long) B * T, lr, 0);
+                        double want = losses.get(s).getAsDouble();
+                        assertEquals(want, r.lossSum() / (B * T), 1e-5 * want, "loss of step " + s + " within 1e-5 relative");
+                        double wantNorm = norms.get(s).getAsDouble();
+                        assertEquals(wantNorm, r.gradNorm(), 1e-4 * wantNorm, "gradient norm of step " + s);
+                    }
+                    for (Parameter p : model.parameters()) {
+                        double err = relToMax(p.data().toArray(), fin.floats(p.name(), p.fullShape()));
+                        // PyTorch's own fp32 and fp64 runs end 5.3e-5 apart (relative to the largest weight, expected.json)
+                        assertTrue(err < 2e-4, "weights of " + p.name() + " after 10 steps differ from PyTorch by " + err + " of their largest magnitude (tolerance 2e-4)");
+                    }
                 }
-                for (Parameter p : model.parameters()) {
-                    double err = relToMax(p.data().toArray(), fin.floats(p.name(), p.fullShape()));
-                    // PyTorch's own fp32 and fp64 runs end 5.3e-5 apart (relative to the largest weight, expected.json)
-                    assertTrue(err < 2e-4, "weights of " + p.name() + " after 10 steps differ from PyTorch by " + err + " of their largest magnitude (tolerance 2e-4)");
-                }
-            }
+                return null;
+            });
         }
     }
 }

@@ -69,6 +69,14 @@ final class Runs {
         }
     }
 
+    /** The global gradient norm of every step within {@code tol} relative. */
+    static void assertGradNormsClose(Result reference, Result run, double tol, String what) {
+        for (int s = 0; s < reference.gradNorms().size(); s++) {
+            double a = reference.gradNorms().get(s), b = run.gradNorms().get(s);
+            assertEquals(a, b, tol * Math.abs(a), what + ": gradient norm of step " + (s + 1) + " vs the single-device run");
+        }
+    }
+
     static void assertBitwiseEqual(Result a, Result b, String what) {
         assertEquals(a.losses(), b.losses(), what + ": losses of two runs must be bitwise identical");
         for (var e : a.weights().entrySet()) {

@@ -191,18 +191,49 @@ public final class InProcessGroup implements ProcessGroup {
                 "message " + name() + " " + global + "->" + to + " tag " + tag);
         MemorySegment.copy(buf, 0, block.segment(), 0, bytes);
         state.mailbox(rank, dst).put(new Mailbox.Message(tag, block, count, device.clock().now()));
-        if (dst != rank) net.stats().record(global, name(), CommKind.SEND_RECV, bytes, 0);
+        if (dst == rank) return;
+        net.stats().record(global, name(), CommKind.SEND_RECV, bytes, 0);
+        if (net.trace().enabled()) {
+            double now = device.clock().now();
+            net.trace().span(global, Lane.COMM, "send " + name() + " to " + to + " tag " + tag + " " + Bytes.format(bytes),
+                    now, now, System.nanoTime(), System.nanoTime(), Map.of("bytes", bytes, "tag", tag));
+        }
+    }
+
+    /** A blocking receive: {@link #irecv} posted and awaited at once. */
+    @Override
+    public void recv(MemorySegment buf, int src, int tag) {
+        irecv(buf, src, tag).await();
     }
 
     /**
-     * The message arrives at max(send time, this rank's time) + latency + bytes / bandwidth of the
-     * link it crosses; the compute lane advances to that time. The sender's clock does not move
+     * The message arrives at max(send time, time posted) + latency + bytes / bandwidth of the link
+     * it crosses; awaiting moves the compute lane to that time. The sender's clock does not move
      * (an eager isend whose completion nobody waits for).
      */
     @Override
-    public void recv(MemorySegment buf, int src, int tag) {
+    public CommHandle irecv(MemorySegment buf, int src, int tag) {
         long count = floats("recv", buf, "buffer");
         checkPeer("recv", "src", src);
+        double posted = device.clock().now();
+        return new CommHandle() {
+            private boolean done;
+
+            @Override
+            public void await() {
+                if (done) return;
+                done = true;
+                receive(buf, count, src, tag, posted);
+            }
+
+            @Override
+            public boolean isDone() {
+                return done;
+            }
+        };
+    }
+
+    private void receive(MemorySegment buf, long count, int src, int tag, double posted) {
         int from = state.members[src];
         String where = "recv on group " + name() + " (rank " + global + " from rank " + from + ", tag " + tag + ")";
         RunControl run = net.run(where);
@@ -221,7 +252,7 @@ public final class InProcessGroup implements ProcessGroup {
         if (src == rank) return;
         long bytes = count * Float.BYTES;
         SimClock clock = device.clock();
-        double begin = Math.max(m.sendTime(), clock.now());
+        double begin = Math.max(m.sendTime(), posted);
         double end = begin + net.topology().link(from, global).time(bytes);
         clock.advanceTo(end);
         net.stats().record(global, name(), CommKind.SEND_RECV, 0, bytes);

@@ -64,6 +64,22 @@ public interface ProcessGroup {
     void recv(MemorySegment buf, int src, int tag);
 
     /**
+     * Async {@link #send}: the message is staged in the receiver's memory at once (eager), so the
+     * handle is complete on return and {@code buf} may be reused.
+     */
+    default CommHandle isend(MemorySegment buf, int dst, int tag) {
+        send(buf, dst, tag);
+        return CommHandle.completed();
+    }
+
+    /**
+     * Async {@link #recv}, posted now: {@link CommHandle#await()} fills {@code buf} and moves the
+     * compute lane to the message's arrival, max(send time, time posted) + the link's latency +
+     * bytes / bandwidth. {@code buf} must not be read before that.
+     */
+    CommHandle irecv(MemorySegment buf, int src, int tag);
+
+    /**
      * {@code input} and {@code output} hold {@code size} equal chunks: chunk j of member i's input
      * becomes chunk i of member j's output. The count must be a multiple of the group size.
      */

@@ -241,6 +241,39 @@ final class MpiGroup implements ProcessGroup {
         long count = GroupChecks.floats(this, "recv", buf, "buffer");
         GroupChecks.peer(this, "recv", "src", src);
         checkTag("recv", tag);
+        receive(buf, count, src, tag, device.clock().now());
+    }
+
+    /**
+     * Posted now, received at {@link CommHandle#await()}, as in process: the message's arrival
+     * counts from max(send time, time posted). MPI matches messages of one (source, tag) in the
+     * order the receives are posted, and the awaits post them, so the match is the in-process one
+     * as long as the awaits come in the order the in-process mailbox serves them.
+     */
+    @Override
+    public CommHandle irecv(MemorySegment buf, int src, int tag) {
+        long count = GroupChecks.floats(this, "recv", buf, "buffer");
+        GroupChecks.peer(this, "recv", "src", src);
+        checkTag("recv", tag);
+        double posted = device.clock().now();
+        return new CommHandle() {
+            private boolean done;
+
+            @Override
+            public void await() {
+                if (done) return;
+                done = true;
+                receive(buf, count, src, tag, posted);
+            }
+
+            @Override
+            public boolean isDone() {
+                return done;
+            }
+        };
+    }
+
+    private void receive(MemorySegment buf, long count, int src, int tag, double posted) {
         int from = members[src];
         String where = "recv on group " + name() + " (rank " + global + " from rank " + from + ", tag " + tag + ")";
         RunControl run = net.run(where);
@@ -264,7 +297,7 @@ final class MpiGroup implements ProcessGroup {
         }
         if (src == rank) return;
         SimClock clock = device.clock();
-        double begin = Math.max(sendTime, clock.now());
+        double begin = Math.max(sendTime, posted);
         double end = begin + net.topology().link(from, global).time(bytes);
         clock.advanceTo(end);
         net.stats().record(global, name(), CommKind.SEND_RECV, 0, bytes);

@@ -25,7 +25,7 @@ final class Bucket {
     Tensor gradShard;    // ZeRO 2-3: this rank's chunk of the reduced gradients
     CommHandle pending;  // the reduction in flight
     Tensor reduceOut;    // ZeRO: where the reduce-scatter leaves this rank's chunk
-    int unitsLeft;       // units whose backward has not finished in this micro-batch
+    int backwardsLeft;   // backwards of its units (over the step's micro-batches) not yet run
 
     Bucket(int id, List<Parameter> params, List<Integer> units, long shardStart, long shardLength) {
         this.id = id;

@@ -31,7 +31,6 @@ public final class DataParallel implements LayerHooks {
     private final boolean reshardAfterForward;
     private final List<Bucket> buckets = new ArrayList<>();
     private final Map<Integer, Bucket> bucketOfUnit = new HashMap<>();
-    private boolean lastMicroBatch = true;
     private boolean holding;
     private Bucket inFlight;
 
@@ -107,10 +106,13 @@ public final class DataParallel implements LayerHooks {
         return group;
     }
 
-    /** Call before each micro-batch's backward: reductions start only during the last one. */
-    public void beginMicroBatch(int index, int count) {
-        lastMicroBatch = index == count - 1;
-        for (Bucket b : buckets) b.unitsLeft = b.units.size();
+    /**
+     * Call before a step of {@code microBatches} micro-batches: a bucket's reduction starts when
+     * the last backward (BW, or W of a split backward) of its units has run for every micro-batch,
+     * whatever order a pipeline schedule runs them in.
+     */
+    public void beginStep(int microBatches) {
+        for (Bucket b : buckets) b.backwardsLeft = b.units.size() * microBatches;
     }
 
     @Override
@@ -134,11 +136,15 @@ public final class DataParallel implements LayerHooks {
     }
 
     @Override
+    public void afterInputBackward(int unit) {
+        if (zero == 3) release(bucketOfUnit.get(unit)); // W needs the gradients, not the parameters
+    }
+
+    @Override
     public void afterBackward(int unit) {
         Bucket b = bucketOfUnit.get(unit);
-        if (--b.unitsLeft > 0) return;
-        if (zero == 3) release(b);
-        if (!lastMicroBatch) return;
+        if (zero == 3) release(b); // ZeRO-3 buckets hold one unit
+        if (--b.backwardsLeft > 0) return;
         // Before starting this bucket, finish the one in flight: with ZeRO-2/3 that frees its full
         // gradients, so at most two buckets of full gradients exist at a time.
         if (inFlight != null) finish(inFlight);

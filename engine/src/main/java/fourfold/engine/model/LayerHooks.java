@@ -15,5 +15,9 @@ public interface LayerHooks {
 
     default void beforeBackward(int unit) {}
 
+    /** The unit's backward is complete for this micro-batch (BW, or W of a split backward). */
     default void afterBackward(int unit) {}
+
+    /** B of a split backward has run for the unit: its input gradient is done, its weight gradients are not. */
+    default void afterInputBackward(int unit) {}
 }

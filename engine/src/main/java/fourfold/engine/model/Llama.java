@@ -28,6 +28,7 @@ public final class Llama implements AutoCloseable {
     private final LmHead head;                  // last stage only
     private final List<List<Parameter>> units = new ArrayList<>();
     private final List<Integer> unitIds = new ArrayList<>();
+    private final DeferredWeightGrads deferred = new DeferredWeightGrads();
     private LayerHooks hooks = LayerHooks.NONE;
 
     public Llama(LlamaConfig config, Device device, TensorParallel tp, int firstLayer, int lastLayer) {
@@ -59,13 +60,13 @@ public final class Llama implements AutoCloseable {
         Rope rope = new Rope(hs, config.maxSeq(), config.ropeTheta());
         for (int i = firstLayer; i < lastLayer; i++) {
             String p = "model.layers." + i + ".";
-            Linear wq = new Linear(Parameter.sharded(device, p + "self_attn.q_proj.weight", true, 0, r, t, nh * hs, C));
-            Linear wk = new Linear(Parameter.sharded(device, p + "self_attn.k_proj.weight", true, 0, r, t, nkv * hs, C));
-            Linear wv = new Linear(Parameter.sharded(device, p + "self_attn.v_proj.weight", true, 0, r, t, nkv * hs, C));
-            Linear wo = new Linear(Parameter.sharded(device, p + "self_attn.o_proj.weight", true, 1, r, t, C, nh * hs));
-            Linear gate = new Linear(Parameter.sharded(device, p + "mlp.gate_proj.weight", true, 0, r, t, F, C));
-            Linear up = new Linear(Parameter.sharded(device, p + "mlp.up_proj.weight", true, 0, r, t, F, C));
-            Linear down = new Linear(Parameter.sharded(device, p + "mlp.down_proj.weight", true, 1, r, t, C, F));
+            Linear wq = new Linear(Parameter.sharded(device, p + "self_attn.q_proj.weight", true, 0, r, t, nh * hs, C), deferred);
+            Linear wk = new Linear(Parameter.sharded(device, p + "self_attn.k_proj.weight", true, 0, r, t, nkv * hs, C), deferred);
+            Linear wv = new Linear(Parameter.sharded(device, p + "self_attn.v_proj.weight", true, 0, r, t, nkv * hs, C), deferred);
+            Linear wo = new Linear(Parameter.sharded(device, p + "self_attn.o_proj.weight", true, 1, r, t, C, nh * hs), deferred);
+            Linear gate = new Linear(Parameter.sharded(device, p + "mlp.gate_proj.weight", true, 0, r, t, F, C), deferred);
+            Linear up = new Linear(Parameter.sharded(device, p + "mlp.up_proj.weight", true, 0, r, t, F, C), deferred);
+            Linear down = new Linear(Parameter.sharded(device, p + "mlp.down_proj.weight", true, 1, r, t, C, F), deferred);
             RmsNormLayer n1 = new RmsNormLayer(Parameter.replicated(device, p + "input_layernorm.weight", false, C), config.normEps());
             RmsNormLayer n2 = new RmsNormLayer(Parameter.replicated(device, p + "post_attention_layernorm.weight", false, C), config.normEps());
             Block b = new Block(i, n1, new AttentionLayer(wq, wk, wv, wo, nh / t, nkv / t, hs, rope, tp), n2, new Mlp(gate, up, down, tp));
@@ -74,7 +75,7 @@ public final class Llama implements AutoCloseable {
         }
         if (lastLayer == L) {
             RmsNormLayer norm = new RmsNormLayer(Parameter.replicated(device, "model.norm.weight", false, C), config.normEps());
-            Linear proj = new Linear(Parameter.sharded(device, "lm_head.weight", true, 0, r, t, V, C));
+            Linear proj = new Linear(Parameter.sharded(device, "lm_head.weight", true, 0, r, t, V, C), deferred);
             head = new LmHead(norm, proj, tp);
             addUnit(L + 1, head.parameters());
         } else {
@@ -213,39 +214,112 @@ public final class Llama implements AutoCloseable {
     }
 
     /**
-     * Runs backward for one micro-batch and frees its context. {@code dOutput} is the gradient of
-     * the stage's output from the next stage (null on the last stage). Returns the gradient of the
-     * stage's input for the previous stage (null on the first stage); the caller frees it.
+     * Runs backward for one micro-batch and frees its context (BW: input and weight gradients).
+     * {@code dOutput} is the gradient of the stage's output from the next stage (null on the last
+     * stage). Returns the gradient of the stage's input for the previous stage (null on the first
+     * stage); the caller frees it.
      */
     public Tensor backward(ForwardContext ctx, Tensor dOutput) {
+        return backward(ctx, dOutput, null);
+    }
+
+    /** B of a split backward: the input gradient now, the weight gradients kept for {@link #backwardWeights}. */
+    public record InputGrad(Tensor dInput, DeferredWeightGrads.Work weights) {}
+
+    public InputGrad backwardInput(ForwardContext ctx, Tensor dOutput) {
+        DeferredWeightGrads.Work work = new DeferredWeightGrads.Work();
+        deferred.start(work);
+        try {
+            return new InputGrad(backward(ctx, dOutput, work), work);
+        } catch (RuntimeException | Error e) {
+            work.close();
+            throw e;
+        } finally {
+            deferred.stop();
+        }
+    }
+
+    /** W of a split backward: the weight gradients B left, unit by unit; each unit's backward is then complete. */
+    public void backwardWeights(DeferredWeightGrads.Work work) {
+        try (work) {
+            for (int i = 0; i < work.units().size(); i++) {
+                work.run(i);
+                hooks.afterBackward(work.units().get(i));
+            }
+        }
+    }
+
+    private void beginBackward(int unit) {
+        hooks.beforeBackward(unit);
+        deferred.beginUnit(unit);
+    }
+
+    private void endBackward(int unit) {
+        if (deferred.active()) hooks.afterInputBackward(unit);
+        else hooks.afterBackward(unit);
+    }
+
+    private Tensor backward(ForwardContext ctx, Tensor dOutput, DeferredWeightGrads.Work work) {
         try (ctx) {
             int u = units.size() - 1;
             Tensor d;
             if (head != null) {
-                hooks.beforeBackward(unitId(u));
+                beginBackward(unitId(u));
                 d = head.backward(ctx.output(), ctx.headSaved);
                 ctx.headSaved = null;
-                hooks.afterBackward(unitId(u--));
+                endBackward(unitId(u--));
             } else {
                 d = Tensor.empty(device, MemoryTag.ACTIVATIONS, "grad.output", dOutput.rows(), dOutput.cols());
                 d.copyFrom(dOutput);
             }
             for (int i = blocks.size() - 1; i >= 0; i--) {
-                hooks.beforeBackward(unitId(u));
+                beginBackward(unitId(u));
                 Tensor dPrev = blocks.get(i).backward(d, ctx.hidden[i], ctx.mb, ctx.saved[i]);
                 ctx.saved[i] = null;
                 d.close();
                 d = dPrev;
-                hooks.afterBackward(unitId(u--));
+                endBackward(unitId(u--));
             }
             if (embedding != null) {
-                hooks.beforeBackward(unitId(u));
+                beginBackward(unitId(u));
                 embedding.backward(ctx.mb.inputs(), d);
-                hooks.afterBackward(unitId(u));
+                endBackward(unitId(u));
                 d.close();
                 return null;
             }
             return d;
+        }
+    }
+
+    /** A forward without gradient (evaluation): the stage's output (null on the last stage, which scores it) and the loss sum there. */
+    public record Evaluated(Tensor output, double lossSum) {}
+
+    /** {@code input}: the previous stage's output, or null on the first stage (it is not freed). */
+    public Evaluated evaluate(MicroBatch mb, Tensor input) {
+        Tensor x;
+        if (embedding != null) {
+            hooks.beforeForward(unitId(0));
+            x = embedding.forward(mb.inputs(), config.dim(), "embeddings");
+            hooks.afterForward(unitId(0));
+        } else {
+            x = Tensor.empty(device, MemoryTag.ACTIVATIONS, "stage input", input.rows(), input.cols());
+            x.copyFrom(input);
+        }
+        int u = embedding != null ? 1 : 0;
+        for (Block b : blocks) {
+            hooks.beforeForward(unitId(u));
+            Output<Block.Saved> o = b.forward(x, mb);
+            o.saved().close();
+            x.close();
+            x = o.out();
+            hooks.afterForward(unitId(u++));
+        }
+        if (head == null) return new Evaluated(x, 0);
+        try (Tensor last = x) {
+            hooks.beforeForward(unitId(u));
+            double loss = head.forward(last, mb.targets(), 0f, false).lossSum();
+            hooks.afterForward(unitId(u));
+            return new Evaluated(null, loss);
         }
     }
 

@@ -2,16 +2,32 @@ package fourfold.engine.train;
 
 import fourfold.engine.UserError;
 import fourfold.engine.model.LlamaConfig;
+import fourfold.engine.pp.PipelineOptions;
+import fourfold.engine.pp.Schedules;
+import fourfold.engine.pp.StageSplit;
 
 /**
  * How a run is laid out on devices: mesh sizes dp x pp x cp x tp (tp fastest-varying, as Llama 3
- * lays out its mesh), the ZeRO stage, micro-batches per step, sequence parallel. The layout never
- * changes what is computed, only where.
+ * lays out its mesh), the ZeRO stage, micro-batches per step, sequence parallel, and how the
+ * pipeline runs. The layout never changes what is computed, only where.
  */
-public record Layout(int dp, int pp, int cp, int tp, int zero, int microBatches, boolean sequenceParallel) {
+public record Layout(int dp, int pp, int cp, int tp, int zero, int microBatches, boolean sequenceParallel, PipelineOptions pipeline) {
+
+    public Layout(int dp, int pp, int cp, int tp, int zero, int microBatches, boolean sequenceParallel) {
+        this(dp, pp, cp, tp, zero, microBatches, sequenceParallel, PipelineOptions.DEFAULT);
+    }
 
     public static Layout single() {
         return new Layout(1, 1, 1, 1, 0, 1, false);
+    }
+
+    public Layout withPipeline(PipelineOptions options) {
+        return new Layout(dp, pp, cp, tp, zero, microBatches, sequenceParallel, options);
+    }
+
+    /** Global pipeline stages: pp ranks x chunks per rank. */
+    public int stages() {
+        return pp * pipeline.virtualStages();
     }
 
     public int devices() {
@@ -26,9 +42,11 @@ public record Layout(int dp, int pp, int cp, int tp, int zero, int microBatches,
         if (zero < 0 || zero > 3) throw new UserError("--zero must be 0, 1, 2 or 3, got " + zero);
         if (batch % (dp * microBatches) != 0) {
             throw new UserError("global batch " + batch + " is not divisible by dp x micro-batches = " + dp + " x " + microBatches
-                    + "; choose --batch as a multiple of " + dp * microBatches);
+                    + "; choose --batch as a multiple of " + dp * microBatches + ", or --micro-batches dividing " + batch / dp + " (the per-dp-rank batch)");
         }
-        if (pp > 1) throw new UserError("pipeline parallel (--pp " + pp + ") is not available yet; use --pp 1");
+        if (pipeline.virtualStages() < 1) throw new UserError("--virtual-stages must be >= 1, got " + pipeline.virtualStages());
+        StageSplit.of(model, stages(), pipeline.stageLayers());
+        Schedules.named(pipeline.schedule()).actions(pp, microBatches, pipeline.virtualStages()); // the schedule's own constraints
         if (cp > 1) throw new UserError("context parallel (--cp " + cp + ") is not available yet; use --cp 1");
         if (tp > 1) {
             // Each tp rank holds whole heads, MLP columns and vocabulary rows.
@@ -52,6 +70,7 @@ public record Layout(int dp, int pp, int cp, int tp, int zero, int microBatches,
     @Override
     public String toString() {
         return "dp=" + dp + " pp=" + pp + " cp=" + cp + " tp=" + tp + (zero > 0 ? " zero=" + zero : "")
-                + (microBatches > 1 ? " micro-batches=" + microBatches : "") + (sequenceParallel ? " sp" : "");
+                + (microBatches > 1 ? " micro-batches=" + microBatches : "") + (sequenceParallel ? " sp" : "")
+                + (pp > 1 ? " " + pipeline : "");
     }
 }

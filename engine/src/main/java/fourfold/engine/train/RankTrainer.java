@@ -2,43 +2,57 @@ package fourfold.engine.train;
 
 import fourfold.devices.comm.ProcessGroup;
 import fourfold.devices.comm.ReduceOp;
+import fourfold.devices.trace.Tracer;
 import fourfold.engine.data.Batch;
 import fourfold.engine.dp.DataParallel;
+import fourfold.engine.kernels.Elementwise;
 import fourfold.engine.model.Llama;
 import fourfold.engine.model.MicroBatch;
 import fourfold.engine.model.Parameter;
+import fourfold.engine.pp.Action;
+import fourfold.engine.pp.Executor;
+import fourfold.engine.pp.LlamaStage;
+import fourfold.engine.pp.PipelineBubble;
+import fourfold.engine.pp.Schedules;
+import fourfold.engine.pp.StageWork;
 import fourfold.engine.tensor.Scalars;
 import fourfold.engine.tp.TensorParallel;
 
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
- * One rank's part of a training step (the SPMD program every rank runs): forward and backward of
- * its micro-batches, gradient reduction (data parallel), the global gradient norm, clipping and
- * the optimizer update.
+ * One rank's part of a training step (the SPMD program every rank runs): its action list of the
+ * pipeline schedule run by the {@link Executor} on its chunks (pp = 1: F, BW per micro-batch),
+ * gradient reduction (data parallel, started by the backwards themselves), the gradient norm over
+ * every axis, clipping and the optimizer update.
  */
 public final class RankTrainer implements AutoCloseable {
-    private final Llama model;
+    private final RankModel model;
     private final AdamWOptimizer optimizer;
-    private final DataParallel dp;          // null without data parallel
-    private final ProcessGroup dpGroup;     // the group that splits the batch (loss sums), or null
+    private final ProcessGroup lossGroup;   // the ranks whose loss sums add up to the batch's: dp x pp
     private final int microBatches;
+    private final List<Action> actions;
+    private final Tracer tracer;
     private final Map<String, Parameter> byName = new HashMap<>();
 
-    /** What a step produced: the loss sum over the whole global batch and the global gradient norm. */
-    public record StepResult(double lossSum, double gradNorm) {}
+    /** What a step produced: the loss sum over the whole global batch, the global gradient norm, the pipeline bubble (0 without pp). */
+    public record StepResult(double lossSum, double gradNorm, double bubble) {}
 
-    public RankTrainer(Llama model, AdamWOptimizer optimizer, DataParallel dp, ProcessGroup dpGroup, int microBatches) {
+    public RankTrainer(RankModel model, AdamWOptimizer optimizer, ProcessGroup lossGroup, Layout layout, Tracer tracer) {
         this.model = model;
         this.optimizer = optimizer;
-        this.dp = dp;
-        this.dpGroup = dpGroup;
-        this.microBatches = microBatches;
+        this.lossGroup = lossGroup;
+        this.microBatches = layout.microBatches();
+        this.actions = Schedules.named(layout.pipeline().schedule())
+                .actions(layout.pp(), microBatches, layout.pipeline().virtualStages()).get(model.ppGroup().rank());
+        this.tracer = tracer;
         for (Parameter p : model.parameters()) byName.put(p.name(), p);
     }
 
-    public Llama model() {
+    public RankModel model() {
         return model;
     }
 
@@ -46,35 +60,34 @@ public final class RankTrainer implements AutoCloseable {
         return optimizer;
     }
 
-    public DataParallel dataParallel() {
-        return dp;
-    }
-
     /**
      * One step over {@code local} (this rank's rows of the global batch). Gradients are of the loss
      * sum / {@code globalTokens}, so their sum over ranks is the single-device gradient.
      */
     public StepResult step(Batch local, long globalTokens, double lr, double clip) {
-        model.zeroGrads();
+        model.chunks().forEach(Llama::zeroGrads);
         float gradScale = (float) (1.0 / globalTokens);
-        int rows = local.B() / microBatches;
-        double lossSum = 0;
-        for (int m = 0; m < microBatches; m++) {
-            Batch part = local.rows(m * rows, rows);
-            MicroBatch mb = MicroBatch.causal(part.B(), part.T(), part.inputs(), part.targets());
-            if (dp != null) dp.beginMicroBatch(m, microBatches);
-            Llama.ForwardContext ctx = model.forward(mb, null, gradScale);
-            lossSum += ctx.lossSum();
-            model.backward(ctx, null);
+        List<MicroBatch> mbs = MicroBatches.split(local, microBatches);
+        List<LlamaStage> stages = new ArrayList<>();
+        for (Llama c : model.chunks()) stages.add(new LlamaStage(c, mbs, gradScale));
+        model.dataParallel().forEach(d -> d.beginStep(microBatches));
+        Executor.Times times;
+        try {
+            times = new Executor(model.ppGroup(), new ArrayList<StageWork>(stages), tracer).run(actions);
+        } finally {
+            stages.forEach(LlamaStage::close);
         }
-        if (dp != null) dp.finishGradients();
+        double lossSum = 0;
+        for (LlamaStage s : stages) lossSum += s.lossSum();
+        model.dataParallel().forEach(DataParallel::finishGradients);
         reduceSequenceParallelGrads();
         double norm = Math.sqrt(globalGradSumOfSquares());
         float factor = GradClip.factor(norm, clip);
         if (factor < 1f) optimizer.scaleGrads(factor);
         optimizer.step(lr);
-        if (dp != null) dp.afterOptimizerStep();
-        return new StepResult(Scalars.allReduceSum(dpGroup, model.device(), lossSum), norm);
+        model.dataParallel().forEach(DataParallel::afterOptimizerStep);
+        double bubble = PipelineBubble.measure(model.ppGroup(), times);
+        return new StepResult(Scalars.allReduceSum(lossGroup, model.device(), lossSum), norm, bubble);
     }
 
     /**
@@ -91,25 +104,25 @@ public final class RankTrainer implements AutoCloseable {
 
     /**
      * The squared norm of the whole model's gradient: tp-sharded weights summed over the tp group,
-     * replicated ones (identical on every tp rank) counted once, and, when ZeRO shards the
-     * gradients over the dp group, summed over it.
+     * replicated ones (identical on every tp rank) counted once, summed over the dp group when
+     * ZeRO shards the gradients, and over the pp group (each stage holds its own layers).
      */
     private double globalGradSumOfSquares() {
         double sharded = 0, replicated = 0;
         for (AdamWOptimizer.Slot s : optimizer.slots()) {
-            double sq = fourfold.engine.kernels.Elementwise.sumOfSquares(s.grad().get());
+            double sq = Elementwise.sumOfSquares(s.grad().get());
             if (byName.get(s.name()).shardDim() >= 0 && model.tp().size() > 1) sharded += sq;
             else replicated += sq;
         }
         double total = model.tp().allReduceSum(model.device(), sharded) + replicated;
-        if (dp != null && dp.gradientsSharded()) total = Scalars.allReduceSum(dp.group(), model.device(), total);
-        return total;
+        List<DataParallel> dp = model.dataParallel();
+        if (!dp.isEmpty() && dp.getFirst().gradientsSharded()) total = Scalars.allReduceSum(model.dpGroup(), model.device(), total);
+        return Scalars.allReduceSum(model.ppGroup(), model.device(), total);
     }
 
     @Override
     public void close() {
         optimizer.close();
-        if (dp != null) dp.close();
         model.close();
     }
 }

@@ -11,32 +11,24 @@ import fourfold.devices.Mesh;
 import fourfold.devices.MemoryTag;
 import fourfold.devices.Rank;
 import fourfold.devices.comm.ProcessGroup;
-import fourfold.devices.comm.ReduceOp;
 import fourfold.engine.UserError;
 import fourfold.engine.data.Batch;
 import fourfold.engine.data.BatchSampler;
-import fourfold.engine.data.EvalWindows;
 import fourfold.engine.data.TextDataset;
-import fourfold.engine.dp.DataParallel;
-import fourfold.engine.io.SafetensorsReader;
-import fourfold.engine.model.Init;
-import fourfold.engine.model.Llama;
-import fourfold.engine.model.Parameter;
-import fourfold.engine.tensor.Tensor;
-import fourfold.engine.tp.TensorParallel;
 
 import java.nio.file.Path;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
 
 /**
  * A training run on a simulated cluster laid out as {@link Layout} says. Every rank runs the same
- * program (SPMD, as torchrun runs one process per GPU): build its part of the model, then for each
- * step take its rows of the global batch, run forward/backward, reduce, update. Rank 0 reports
- * metrics and writes checkpoints; everything else is symmetric.
+ * program (SPMD, as torchrun runs one process per GPU): build its part of the model
+ * ({@link RankModel}), then for each step take its rows of the global batch and run the step
+ * ({@link RankTrainer}: the pipeline schedule's actions, reduction, update), evaluate
+ * ({@link Evaluation}) and save ({@link RankCheckpoint}). Rank 0 reports metrics and writes
+ * checkpoints; everything else is symmetric.
  */
 public final class Trainer implements AutoCloseable {
     /** Where the run executes: threads and memory per simulated device, the hardware profile, a trace file. */
@@ -215,28 +207,18 @@ public final class Trainer implements AutoCloseable {
     private Map<String, float[]> runRank(Rank rank, Consumer<StepMetrics> listener, Path out, int saveEvery,
                                          double[] simDelta, long[] peaks) throws Exception {
         Device device = rank.device();
-        ProcessGroup tpGroup = rank.group(Axis.TP);
-        ProcessGroup dpGroup = rank.group(Axis.DP);
         ProcessGroup world = rank.group(Axis.DP, Axis.PP, Axis.CP, Axis.TP);
-        TensorParallel tp = TensorParallel.of(tpGroup, layout.sequenceParallel());
-        Llama model = new Llama(options.model(), device, tp, 0, options.model().nLayers());
-        if (weightsFrom != null) {
-            try (SafetensorsReader r = SafetensorsReader.open(weightsFrom.resolve("model.safetensors"))) {
-                model.load(p -> r.floats(p.name(), p.fullShape()));
-            }
-        } else {
-            model.initialize(options.seed());
-        }
-        DataParallel dp = layout.dp() > 1 || layout.zero() > 0
-                ? new DataParallel(model, dpGroup, layout.zero(), dpOptions.bucketBytes(), dpOptions.reshardAfterForward()) : null;
-        AdamWOptimizer optimizer = dp != null ? new AdamWOptimizer(dp.optimizerSlots(), options.adamw())
-                : AdamWOptimizer.forParameters(model.parameters(), options.adamw());
-        if (optimizerFrom != null) loadOptimizer(model, optimizer, tp);
+        // The ranks whose loss sums make up the batch's (only last stages hold one): dp x pp.
+        ProcessGroup lossGroup = layout.pp() > 1 ? rank.group(Axis.DP, Axis.PP) : rank.group(Axis.DP);
+        RankModel model = new RankModel(rank, options, layout, dpOptions, weightsFrom);
+        AdamWOptimizer optimizer = model.optimizer(options.adamw());
+        if (optimizerFrom != null) RankCheckpoint.loadOptimizer(model, optimizer, optimizerFrom);
         optimizer.setStepCount(startStep);
         KernelTimes times = kernelTimes != null ? kernelTimes[rank.rank()] : null;
         device.setKernelTimes(times);
-        try (RankTrainer trainer = new RankTrainer(model, optimizer, dp, dpGroup, layout.microBatches())) {
-            int B = options.batch(), rows = B / layout.dp(), dpRank = dpGroup.rank();
+        Evaluation evaluation = new Evaluation(dataset.validation(), options, lossGroup);
+        try (RankTrainer trainer = new RankTrainer(model, optimizer, lossGroup, layout, rank.trace().enabled() ? rank.trace() : null)) {
+            int B = options.batch(), rows = B / layout.dp(), dpRank = model.dpGroup().rank();
             for (int step = startStep; step < options.steps(); step++) {
                 Batch local = sampler.batch(step).rows(dpRank * rows, rows);
                 double lr = options.lrSchedule().at(step);
@@ -253,24 +235,25 @@ public final class Trainer implements AutoCloseable {
                     timedSeconds[rank.rank()] += seconds;
                     timedSteps[rank.rank()]++;
                 }
-                lastStep[rank.rank()] = report(rank, sent0, dp);
+                lastStep[rank.rank()] = report(rank, sent0, model);
                 simDelta[rank.rank()] = device.clock().now() - sim0;
                 peaks[rank.rank()] = device.memory().peak();
                 int done = step + 1;
                 boolean eval = done == options.steps() || (options.evalEvery() > 0 && done % options.evalEvery() == 0);
-                double val = eval ? validationLoss(trainer, dp, dpGroup) : Double.NaN;
+                double val = eval ? evaluation.loss(model) : Double.NaN;
                 world.barrier(); // every rank's clock and peak are in
                 double[] slowest = cluster.maxOverProcesses(Arrays.stream(simDelta).max().orElse(0), Arrays.stream(peaks).max().orElse(0));
                 if (rank.rank() == 0) {
                     listener.accept(new StepMetrics(done, r.lossSum() / options.tokensPerStep(), lr, r.gradNorm(),
-                            options.tokensPerStep() / seconds, seconds, val, slowest[0], (long) slowest[1]));
+                            options.tokensPerStep() / seconds, seconds, val, slowest[0], (long) slowest[1],
+                            layout.pp() > 1 ? r.bubble() : Double.NaN));
                 }
                 boolean save = out != null && (done == options.steps() || (saveEvery > 0 && done % saveEvery == 0));
-                if (save) saveCheckpoint(rank, model, optimizer, dp, tp, dpGroup, out, done);
+                if (save) RankCheckpoint.save(rank, model, optimizer, options, layout, (n, state) -> write(out, n, state), done);
             }
-            if (dp != null) dp.gatherAll();
-            Map<String, float[]> weights = fullWeights(model, tp);
-            if (dp != null) dp.releaseAll();
+            model.gatherAll();
+            Map<String, float[]> weights = RankCheckpoint.fullWeights(model, options, layout);
+            model.releaseAll();
             return weights;
         }
     }
@@ -283,108 +266,19 @@ public final class Trainer implements AutoCloseable {
         return m;
     }
 
-    private static RankReport report(Rank rank, Map<String, Long> sentBefore, DataParallel dp) {
+    private static RankReport report(Rank rank, Map<String, Long> sentBefore, RankModel model) {
         java.util.EnumMap<MemoryTag, Long> peak = new java.util.EnumMap<>(MemoryTag.class);
         for (MemoryTag t : MemoryTag.values()) peak.put(t, rank.device().memory().peak(t));
         Map<String, Long> sent = bytesSent(rank);
         sentBefore.forEach((k, v) -> sent.merge(k, -v, Long::sum));
         sent.values().removeIf(v -> v == 0);
-        return new RankReport(peak, sent, dp == null ? new long[0] : dp.bucketCounts());
+        return new RankReport(peak, sent, model.dataParallel().stream().flatMapToLong(d -> Arrays.stream(d.bucketCounts())).toArray());
     }
 
-    /** Mean loss over the validation windows; each dp rank scores its share of every eval batch. */
-    private double validationLoss(RankTrainer trainer, DataParallel dp, ProcessGroup dpGroup) {
-        if (dp != null) dp.gatherAll();
-        EvalWindows windows = new EvalWindows(dataset.validation(), options.seq(), options.batch());
-        double sum = 0;
-        long tokens = 0;
-        int seen = 0;
-        for (Batch b : windows) {
-            if (options.evalWindows() > 0 && seen >= options.evalWindows()) break;
-            if (options.evalWindows() > 0 && seen + b.B() > options.evalWindows()) b = b.rows(0, options.evalWindows() - seen);
-            ProcessGroup.Chunk mine = ProcessGroup.chunk(b.B(), dpGroup.size(), dpGroup.rank());
-            double local = mine.length() == 0 ? 0 : trainer.model().lossSum(toMicroBatch(b.rows((int) mine.start(), (int) mine.length())));
-            sum += fourfold.engine.tensor.Scalars.allReduceSum(dpGroup, trainer.model().device(), local);
-            tokens += b.tokens();
-            seen += b.B();
-        }
-        if (dp != null) dp.releaseAll();
-        return sum / tokens;
-    }
-
-    private static fourfold.engine.model.MicroBatch toMicroBatch(Batch b) {
-        return fourfold.engine.model.MicroBatch.causal(b.B(), b.T(), b.inputs(), b.targets());
-    }
-
-    /** Every rank takes part (collectives); rank 0 writes. */
-    private void saveCheckpoint(Rank rank, Llama model, AdamWOptimizer optimizer, DataParallel dp, TensorParallel tp,
-                                ProcessGroup dpGroup, Path out, int step) {
-        if (dp != null) dp.gatherAll();
-        Map<String, float[]> weights = fullWeights(model, tp);
-        if (dp != null) dp.releaseAll();
-        Map<String, float[]> m = new LinkedHashMap<>(), v = new LinkedHashMap<>();
-        Map<String, int[]> shapes = new LinkedHashMap<>();
-        boolean sharded = dp != null && dp.zeroStage() >= 1 && dpGroup.size() > 1;
-        for (Parameter p : model.parameters()) {
-            shapes.put(p.name(), p.fullShape());
-            float[][] local = {new float[Math.toIntExact(p.localNumel())], new float[Math.toIntExact(p.localNumel())]};
-            for (AdamWOptimizer.Slot s : optimizer.slots()) {
-                if (!s.name().equals(p.name())) continue;
-                float[] sm = s.m().toArray(), sv = s.v().toArray();
-                System.arraycopy(sm, 0, local[0], (int) s.offset(), sm.length);
-                System.arraycopy(sv, 0, local[1], (int) s.offset(), sv.length);
-            }
-            for (int k = 0; k < 2; k++) {
-                // ZeRO: each dp rank holds disjoint ranges, zeros elsewhere: a sum assembles them.
-                float[] assembled = sharded ? sum(dpGroup, model.device(), local[k]) : local[k];
-                (k == 0 ? m : v).put(p.name(), gatherShards(p, assembled, tp));
-            }
-        }
-        if (rank.rank() == 0) {
-            if (history == null) history = new CheckpointHistory(out, keepCheckpoints, startStep);
-            history.save(step, Checkpoints.contents(options, layout, step, new Checkpoints.State(weights, shapes, m, v)));
-        }
-        rank.group(Axis.DP, Axis.PP, Axis.CP, Axis.TP).barrier();
-    }
-
-    private static Map<String, float[]> fullWeights(Llama model, TensorParallel tp) {
-        Map<String, float[]> weights = new LinkedHashMap<>();
-        for (Parameter p : model.parameters()) weights.put(p.name(), gatherShards(p, p.data().toArray(), tp));
-        return weights;
-    }
-
-    /** The full tensor of {@code p} from every tp rank's shard (all-gather over the tp group). */
-    private static float[] gatherShards(Parameter p, float[] local, TensorParallel tp) {
-        if (p.shardDim() < 0 || tp.size() == 1) return local;
-        Device dev = p.device();
-        try (Tensor mine = Tensor.of(dev, MemoryTag.COMM, "gather.shard", local, local.length);
-             Tensor all = Tensor.empty(dev, MemoryTag.COMM, "gather.full", local.length * tp.size())) {
-            tp.group().allGather(mine.segment(), all.segment());
-            return Init.fromShards(p, all.toArray(), tp.size());
-        }
-    }
-
-    private static float[] sum(ProcessGroup group, Device dev, float[] values) {
-        try (Tensor t = Tensor.of(dev, MemoryTag.COMM, "assemble", values, values.length)) {
-            group.allReduce(t.segment(), ReduceOp.SUM);
-            return t.toArray();
-        }
-    }
-
-    /** Each slot takes its range of its parameter's local slice of the saved full moments. */
-    private void loadOptimizer(Llama model, AdamWOptimizer optimizer, TensorParallel tp) {
-        Map<String, Parameter> byName = new LinkedHashMap<>();
-        for (Parameter p : model.parameters()) byName.put(p.name(), p);
-        try (SafetensorsReader r = SafetensorsReader.open(optimizerFrom)) {
-            for (AdamWOptimizer.Slot s : optimizer.slots()) {
-                Parameter p = byName.get(s.name());
-                for (int k = 0; k < 2; k++) {
-                    float[] local = Init.localSlice(p, r.floats(s.name() + (k == 0 ? ".exp_avg" : ".exp_avg_sq"), p.fullShape()));
-                    Tensor dst = k == 0 ? s.m() : s.v();
-                    dst.copyFrom(Arrays.copyOfRange(local, (int) s.offset(), (int) (s.offset() + dst.numel())));
-                }
-            }
-        }
+    /** Rank 0's save of a step: into the run directory, created at the first save. */
+    private void write(Path out, int step, Checkpoints.State state) {
+        if (history == null) history = new CheckpointHistory(out, keepCheckpoints, startStep);
+        history.save(step, Checkpoints.contents(options, layout, step, state));
     }
 
     @Override

@@ -116,6 +116,43 @@ class CliBadInputTest {
         assertMentions(error(train("--tp", "2", "--seq", "15", "--sequence-parallel")), "15", "--tp 2", "--sequence-parallel");
     }
 
+    // ---- pipeline -------------------------------------------------------------------------------
+
+    @Test
+    void moreStagesThanLayers() {
+        // The `test` preset has 4 layers.
+        assertMentions(error(train("--pp", "8", "--batch", "8", "--micro-batches", "8")), "--pp x --virtual-stages = 8", "4 layers", "<= 4");
+        assertMentions(error(train("--pp", "4", "--schedule", "interleaved", "--virtual-stages", "2", "--batch", "4", "--micro-batches", "4")),
+                "--pp x --virtual-stages = 8", "<= 4");
+    }
+
+    @Test
+    void stageLayersThatDoNotAddUp() {
+        assertMentions(error(train("--pp", "2", "--stage-layers", "1,1")), "--stage-layers 1,1", "adding up to the model's 4 layers", "--stage-layers 2,2");
+        assertMentions(error(train("--pp", "2", "--stage-layers", "1,1,2")), "--stage-layers 1,1,2", "2 counts");
+    }
+
+    @Test
+    void microBatchesThatDoNotDivideThePerDpRankBatch() {
+        assertMentions(error(train("--pp", "2", "--batch", "4", "--micro-batches", "3")), "--micro-batches dividing 4", "multiple of 3");
+    }
+
+    @Test
+    void interleavedNeedsMicroBatchesAMultipleOfPp() {
+        assertMentions(error(train("--pp", "2", "--schedule", "interleaved", "--virtual-stages", "2", "--batch", "3", "--micro-batches", "3")),
+                "--schedule interleaved", "--micro-batches", "multiple of --pp 2");
+    }
+
+    @Test
+    void virtualStagesWithoutInterleaved() {
+        assertMentions(error(train("--pp", "2", "--virtual-stages", "2")), "--virtual-stages 2", "--schedule interleaved");
+    }
+
+    @Test
+    void unknownSchedule() {
+        assertMentions(error(train("--pp", "2", "--schedule", "pipedream")), "--schedule", "pipedream", "1f1b");
+    }
+
     // ---- checkpoints ----------------------------------------------------------------------------
 
     @Test
