@@ -2,6 +2,7 @@ package fourfold.engine.model;
 
 import fourfold.devices.Device;
 import fourfold.devices.MemoryTag;
+import fourfold.engine.cp.ContextParallel;
 import fourfold.engine.kernels.Rope;
 import fourfold.engine.tensor.Tensor;
 import fourfold.engine.tp.TensorParallel;
@@ -31,6 +32,11 @@ public final class Llama implements AutoCloseable {
     private LayerHooks hooks = LayerHooks.NONE;
 
     public Llama(LlamaConfig config, Device device, TensorParallel tp, int firstLayer, int lastLayer) {
+        this(config, device, tp, ContextParallel.none(), firstLayer, lastLayer);
+    }
+
+    /** A stage whose attention layers see the whole sequence through {@code cp} (context parallel). */
+    public Llama(LlamaConfig config, Device device, TensorParallel tp, ContextParallel cp, int firstLayer, int lastLayer) {
         int L = config.nLayers();
         if (firstLayer < 0 || lastLayer > L || firstLayer >= lastLayer) {
             throw new IllegalArgumentException("Llama stage: layers [" + firstLayer + ", " + lastLayer + ") outside [0, " + L + ")");
@@ -68,7 +74,7 @@ public final class Llama implements AutoCloseable {
             Linear down = new Linear(Parameter.sharded(device, p + "mlp.down_proj.weight", true, 1, r, t, C, F));
             RmsNormLayer n1 = new RmsNormLayer(Parameter.replicated(device, p + "input_layernorm.weight", false, C), config.normEps());
             RmsNormLayer n2 = new RmsNormLayer(Parameter.replicated(device, p + "post_attention_layernorm.weight", false, C), config.normEps());
-            Block b = new Block(i, n1, new AttentionLayer(wq, wk, wv, wo, nh / t, nkv / t, hs, rope, tp), n2, new Mlp(gate, up, down, tp));
+            Block b = new Block(i, n1, new AttentionLayer(wq, wk, wv, wo, nh / t, nkv / t, hs, rope, tp, cp), n2, new Mlp(gate, up, down, tp));
             blocks.add(b);
             addUnit(i + 1, b.parameters());
         }

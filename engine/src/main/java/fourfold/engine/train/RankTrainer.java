@@ -22,14 +22,20 @@ public final class RankTrainer implements AutoCloseable {
     private final Llama model;
     private final AdamWOptimizer optimizer;
     private final DataParallel dp;          // null without data parallel
-    private final ProcessGroup dpGroup;     // the group that splits the batch (loss sums), or null
+    private final ProcessGroup dpGroup;     // the group that splits the tokens (dp x cp: loss sums), or null
     private final int microBatches;
+    private final MicroBatches batching;
     private final Map<String, Parameter> byName = new HashMap<>();
 
     /** What a step produced: the loss sum over the whole global batch and the global gradient norm. */
     public record StepResult(double lossSum, double gradNorm) {}
 
     public RankTrainer(Llama model, AdamWOptimizer optimizer, DataParallel dp, ProcessGroup dpGroup, int microBatches) {
+        this(model, optimizer, dp, dpGroup, microBatches, MicroBatches.single(null));
+    }
+
+    public RankTrainer(Llama model, AdamWOptimizer optimizer, DataParallel dp, ProcessGroup dpGroup, int microBatches, MicroBatches batching) {
+        this.batching = batching;
         this.model = model;
         this.optimizer = optimizer;
         this.dp = dp;
@@ -44,6 +50,10 @@ public final class RankTrainer implements AutoCloseable {
 
     public AdamWOptimizer optimizer() {
         return optimizer;
+    }
+
+    public MicroBatches batching() {
+        return batching;
     }
 
     public DataParallel dataParallel() {
@@ -61,7 +71,7 @@ public final class RankTrainer implements AutoCloseable {
         double lossSum = 0;
         for (int m = 0; m < microBatches; m++) {
             Batch part = local.rows(m * rows, rows);
-            MicroBatch mb = MicroBatch.causal(part.B(), part.T(), part.inputs(), part.targets());
+            MicroBatch mb = batching.of(part);
             if (dp != null) dp.beginMicroBatch(m, microBatches);
             Llama.ForwardContext ctx = model.forward(mb, null, gradScale);
             lossSum += ctx.lossSum();

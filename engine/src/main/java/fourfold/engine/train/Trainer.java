@@ -12,6 +12,7 @@ import fourfold.devices.Rank;
 import fourfold.devices.comm.ProcessGroup;
 import fourfold.devices.comm.ReduceOp;
 import fourfold.engine.UserError;
+import fourfold.engine.cp.ContextParallel;
 import fourfold.engine.data.Batch;
 import fourfold.engine.data.BatchSampler;
 import fourfold.engine.data.EvalWindows;
@@ -71,7 +72,7 @@ public final class Trainer implements AutoCloseable {
     }
 
     public Trainer(TrainOptions options, Layout layout, Hardware hardware, DpOptions dpOptions) {
-        layout.validate(options.model(), options.batch(), options.seq());
+        layout.validate(options.model(), options.batch(), options.seq(), options.documents() != null);
         if (options.seq() > options.model().maxSeq()) {
             throw new UserError("--seq " + options.seq() + " exceeds the model's max_position_embeddings " + options.model().maxSeq());
         }
@@ -198,10 +199,14 @@ public final class Trainer implements AutoCloseable {
                                          double[] simDelta, long[] peaks) throws Exception {
         Device device = rank.device();
         ProcessGroup tpGroup = rank.group(Axis.TP);
-        ProcessGroup dpGroup = rank.group(Axis.DP);
+        ProcessGroup batchGroup = rank.group(Axis.DP);         // which rows of the global batch
+        ProcessGroup dpGroup = rank.group(Axis.DP, Axis.CP);   // which tokens: gradients and losses are summed over dp x cp
+        ProcessGroup cpGroup = rank.group(Axis.CP);
         ProcessGroup world = rank.group(Axis.DP, Axis.PP, Axis.CP, Axis.TP);
         TensorParallel tp = TensorParallel.of(tpGroup, layout.sequenceParallel());
-        Llama model = new Llama(options.model(), device, tp, 0, options.model().nLayers());
+        ContextParallel cp = ContextParallel.of(cpGroup, layout.cpAlgorithm());
+        MicroBatches batching = new MicroBatches(options.documents(), layout.cpSharding(), cpGroup.size(), cpGroup.rank());
+        Llama model = new Llama(options.model(), device, tp, cp, 0, options.model().nLayers());
         if (weightsFrom != null) {
             try (SafetensorsReader r = SafetensorsReader.open(weightsFrom.resolve("model.safetensors"))) {
                 model.load(p -> r.floats(p.name(), p.fullShape()));
@@ -209,7 +214,7 @@ public final class Trainer implements AutoCloseable {
         } else {
             model.initialize(options.seed());
         }
-        DataParallel dp = layout.dp() > 1 || layout.zero() > 0
+        DataParallel dp = dpGroup.size() > 1 || layout.zero() > 0
                 ? new DataParallel(model, dpGroup, layout.zero(), dpOptions.bucketBytes(), dpOptions.reshardAfterForward()) : null;
         AdamWOptimizer optimizer = dp != null ? new AdamWOptimizer(dp.optimizerSlots(), options.adamw())
                 : AdamWOptimizer.forParameters(model.parameters(), options.adamw());
@@ -217,8 +222,8 @@ public final class Trainer implements AutoCloseable {
         optimizer.setStepCount(startStep);
         KernelTimes times = kernelTimes != null ? kernelTimes[rank.rank()] : null;
         device.setKernelTimes(times);
-        try (RankTrainer trainer = new RankTrainer(model, optimizer, dp, dpGroup, layout.microBatches())) {
-            int B = options.batch(), rows = B / layout.dp(), dpRank = dpGroup.rank();
+        try (RankTrainer trainer = new RankTrainer(model, optimizer, dp, dpGroup, layout.microBatches(), batching)) {
+            int B = options.batch(), rows = B / layout.dp(), dpRank = batchGroup.rank();
             for (int step = startStep; step < options.steps(); step++) {
                 Batch local = sampler.batch(step).rows(dpRank * rows, rows);
                 double lr = options.lrSchedule().at(step);
@@ -240,7 +245,7 @@ public final class Trainer implements AutoCloseable {
                 peaks[rank.rank()] = device.memory().peak();
                 int done = step + 1;
                 boolean eval = done == options.steps() || (options.evalEvery() > 0 && done % options.evalEvery() == 0);
-                double val = eval ? validationLoss(trainer, dp, dpGroup) : Double.NaN;
+                double val = eval ? validationLoss(trainer, dp, batchGroup, dpGroup) : Double.NaN;
                 world.barrier(); // every rank's clock and peak are in
                 if (rank.rank() == 0) {
                     listener.accept(new StepMetrics(done, r.lossSum() / options.tokensPerStep(), lr, r.gradNorm(),
@@ -274,8 +279,8 @@ public final class Trainer implements AutoCloseable {
         return new RankReport(peak, sent, dp == null ? new long[0] : dp.bucketCounts());
     }
 
-    /** Mean loss over the validation windows; each dp rank scores its share of every eval batch. */
-    private double validationLoss(RankTrainer trainer, DataParallel dp, ProcessGroup dpGroup) {
+    /** Mean loss over the validation windows; each dp rank scores its share of every eval batch (cp ranks their tokens of it). */
+    private double validationLoss(RankTrainer trainer, DataParallel dp, ProcessGroup batchGroup, ProcessGroup dpGroup) {
         if (dp != null) dp.gatherAll();
         EvalWindows windows = new EvalWindows(dataset.validation(), options.seq(), options.batch());
         double sum = 0;
@@ -284,18 +289,14 @@ public final class Trainer implements AutoCloseable {
         for (Batch b : windows) {
             if (options.evalWindows() > 0 && seen >= options.evalWindows()) break;
             if (options.evalWindows() > 0 && seen + b.B() > options.evalWindows()) b = b.rows(0, options.evalWindows() - seen);
-            ProcessGroup.Chunk mine = ProcessGroup.chunk(b.B(), dpGroup.size(), dpGroup.rank());
-            double local = mine.length() == 0 ? 0 : trainer.model().lossSum(toMicroBatch(b.rows((int) mine.start(), (int) mine.length())));
+            ProcessGroup.Chunk mine = ProcessGroup.chunk(b.B(), batchGroup.size(), batchGroup.rank());
+            double local = mine.length() == 0 ? 0 : trainer.model().lossSum(trainer.batching().of(b.rows((int) mine.start(), (int) mine.length())));
             sum += fourfold.engine.tensor.Scalars.allReduceSum(dpGroup, trainer.model().device(), local);
             tokens += b.tokens();
             seen += b.B();
         }
         if (dp != null) dp.releaseAll();
         return sum / tokens;
-    }
-
-    private static fourfold.engine.model.MicroBatch toMicroBatch(Batch b) {
-        return fourfold.engine.model.MicroBatch.causal(b.B(), b.T(), b.inputs(), b.targets());
     }
 
     /** Every rank takes part (collectives); rank 0 writes. */
