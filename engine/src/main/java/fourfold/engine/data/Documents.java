@@ -36,6 +36,27 @@ public final class Documents {
         return delimiter.clone();
     }
 
+    /** The delimiter as text (UTF-8). */
+    public String text() {
+        return new String(delimiter, StandardCharsets.UTF_8);
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof Documents d && java.util.Arrays.equals(delimiter, d.delimiter);
+    }
+
+    @Override
+    public int hashCode() {
+        return java.util.Arrays.hashCode(delimiter);
+    }
+
+    /** The delimiter with newlines and tabs written as escapes, for messages. */
+    @Override
+    public String toString() {
+        return text().replace("\\", "\\\\").replace("\n", "\\n").replace("\t", "\\t").replace("\r", "\\r");
+    }
+
     /** Java's string escapes: \b \t \n \f \r \s \" \' \\, octal \0-\377 and u-escapes (backslash, u, four hex digits). A bad escape is a one-line user error. */
     public static String unescape(String s) {
         StringBuilder out = new StringBuilder(s.length());
