@@ -272,6 +272,20 @@ public final class Llama implements AutoCloseable {
         }
     }
 
+    /**
+     * Logits of token row {@code row} of this rank's part of a micro-batch, or null when row < 0.
+     * Every rank of a cp group calls it (the forward runs collectives); one holds the row.
+     */
+    public float[] logitsOfRow(MicroBatch mb, int row) {
+        if (embedding == null || head == null || tp.size() > 1) throw new IllegalStateException("logitsOfRow needs the whole model on one stage, tp = 1");
+        try (Tensor x = forwardHidden(mb)) {
+            if (row < 0) return null;
+            try (Tensor logits = head.logits(x.rowsView(row, 1))) {
+                return logits.toArray();
+            }
+        }
+    }
+
     /** Logits (B*T, V) of a micro-batch on one device (tests and tools). */
     public float[] logits(MicroBatch mb) {
         if (embedding == null || head == null || tp.size() > 1) throw new IllegalStateException("logits needs the whole model on one device");
