@@ -49,7 +49,7 @@ class ContextParallelFormulasTest {
     }
 
     private static void check(Layout layout, int cp, java.util.function.IntFunction<Map<String, Long>> expected) {
-        try (Trainer t = new Trainer(OPTIONS, layout, Trainer.Hardware.local(1, 128L << 20))) {
+        try (Trainer t = new Trainer(OPTIONS, layout, Trainer.Hardware.local(1, 48L << 20))) {
             t.train(m -> {}, null, 0);
             for (int r = 0; r < cp; r++) {
                 Map<String, Long> got = new java.util.TreeMap<>(t.lastStep(r).bytesSent());
