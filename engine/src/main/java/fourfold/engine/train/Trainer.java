@@ -200,7 +200,8 @@ public final class Trainer implements AutoCloseable {
         Device device = rank.device();
         ProcessGroup tpGroup = rank.group(Axis.TP);
         ProcessGroup batchGroup = rank.group(Axis.DP);         // which rows of the global batch
-        ProcessGroup dpGroup = rank.group(Axis.DP, Axis.CP);   // which tokens: gradients and losses are summed over dp x cp
+        // which tokens: gradients and losses are summed over dp x cp (named "dp" without cp, as before)
+        ProcessGroup dpGroup = layout.cp() > 1 ? rank.group(Axis.DP, Axis.CP) : batchGroup;
         ProcessGroup cpGroup = rank.group(Axis.CP);
         ProcessGroup world = rank.group(Axis.DP, Axis.PP, Axis.CP, Axis.TP);
         TensorParallel tp = TensorParallel.of(tpGroup, layout.sequenceParallel());
