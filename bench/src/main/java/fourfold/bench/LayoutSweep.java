@@ -2,6 +2,8 @@ package fourfold.bench;
 
 import fourfold.devices.Bytes;
 import fourfold.devices.MemoryTag;
+import fourfold.engine.cp.Algorithm;
+import fourfold.engine.cp.Sharding;
 import fourfold.engine.data.Sampling;
 import fourfold.engine.model.LlamaConfig;
 import fourfold.engine.train.Layout;
@@ -23,8 +25,10 @@ import java.util.Locale;
  *
  * <pre>
  * java ... -cp bench/target/benchmarks.jar fourfold.bench.LayoutSweep PRESET STEPS WARMUP PROFILE LAYOUT...
- * LAYOUT: dpN, tpN, zN (ZeRO stage), sp, mbN (micro-batches), tN (threads per device), joined by '-',
- *         e.g. dp2-z1-t1  tp2-sp-t1  dp1-t2
+ * LAYOUT: dpN, tpN, cpN, zN (ZeRO stage), sp, mbN (micro-batches), tN (threads per device),
+ *         ring / allgather, headtail / contiguous / perdoc (cp), joined by '-',
+ *         e.g. dp2-z1-t1  tp2-sp-t1  dp1-t2  cp2-ring-contiguous-t1
+ * -Dbatch, -Dseq, -DmaxSeq (the preset with a longer RoPE table), -DdocMask=true, -DdeviceMemory=2g
  * </pre>
  */
 public final class LayoutSweep {
@@ -46,19 +50,28 @@ public final class LayoutSweep {
 
     /** The benchmark's training options: the preset, batch 12 (or -Dbatch), its own sequence length (or -Dseq). */
     static TrainOptions options(String preset, int steps) {
-        LlamaConfig model = LlamaConfig.preset(preset);
+        LlamaConfig p = LlamaConfig.preset(preset);
+        LlamaConfig model = Integer.getInteger("maxSeq") == null ? p
+                : LlamaConfig.of(p.vocabSize(), p.dim(), p.nLayers(), p.nHeads(), p.nKvHeads(), p.ffnDim(), Integer.getInteger("maxSeq"));
         int batch = Integer.getInteger("batch", 12), seq = Integer.getInteger("seq", model.maxSeq());
         return new TrainOptions(model, null, steps, batch, seq, 1e-3, 1e-4, LrSchedule.Kind.COSINE, 10,
-                0.1, 1.0, 0.9, 0.99, 1e-8, 1337, Sampling.RANDOM, 0, 1);
+                0.1, 1.0, 0.9, 0.99, 1e-8, 1337, Sampling.RANDOM, 0, 1,
+                Boolean.getBoolean("docMask") ? fourfold.engine.data.Documents.standard() : null);
     }
 
     /** A layout spec such as dp2-z1-t1: the layout and the worker threads per device. */
     record Run(Layout layout, int threads) {
         static Run parse(String spec) {
-            int dp = 1, tp = 1, zero = 0, mb = 1, threads = 1;
+            int dp = 1, tp = 1, cp = 1, zero = 0, mb = 1, threads = 1;
+            Algorithm algorithm = Algorithm.ALLGATHER;
+            Sharding sharding = Sharding.HEADTAIL;
             boolean sp = false;
             for (String part : spec.split("-")) {
                 if (part.equals("sp")) sp = true;
+                else if (Algorithm.parse(part) != null) algorithm = Algorithm.parse(part);
+                else if (part.equals("perdoc")) sharding = Sharding.PER_DOCUMENT;
+                else if (Sharding.parse(part) != null) sharding = Sharding.parse(part);
+                else if (part.startsWith("cp")) cp = Integer.parseInt(part.substring(2));
                 else if (part.startsWith("dp")) dp = Integer.parseInt(part.substring(2));
                 else if (part.startsWith("tp")) tp = Integer.parseInt(part.substring(2));
                 else if (part.startsWith("mb")) mb = Integer.parseInt(part.substring(2));
@@ -66,11 +79,11 @@ public final class LayoutSweep {
                 else if (part.startsWith("t")) threads = Integer.parseInt(part.substring(1));
                 else throw new IllegalArgumentException("unknown layout part '" + part + "' in " + spec);
             }
-            return new Run(new Layout(dp, 1, 1, tp, zero, mb, sp), threads);
+            return new Run(new Layout(dp, 1, 1, tp, zero, mb, sp).withCp(cp, algorithm, sharding), threads);
         }
 
         Trainer trainer(TrainOptions options, String profile) {
-            return new Trainer(options, layout, new Trainer.Hardware(threads, 2L << 30, profile, null));
+            return new Trainer(options, layout, new Trainer.Hardware(threads, Bytes.parse(System.getProperty("deviceMemory", "2g")), profile, null));
         }
     }
 

@@ -2,7 +2,10 @@ package fourfold.cli;
 
 import fourfold.engine.UserError;
 import fourfold.engine.data.ByteTokenizer;
+import fourfold.engine.cp.Algorithm;
+import fourfold.engine.cp.Sharding;
 import fourfold.engine.train.CheckpointCheck;
+import fourfold.engine.train.ContextParallelInference;
 import fourfold.engine.train.Inference;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -26,8 +29,12 @@ final class GenerateCommand implements Callable<Integer> {
     int topK;
     @Option(names = "--seed", defaultValue = "1337", description = "Sampling seed (default: ${DEFAULT-VALUE}).")
     long seed;
-    @Option(names = "--threads", description = "Worker threads (default: all cores).")
+    @Option(names = "--threads", description = "Worker threads (default: all cores; with --cp, per device: cores / cp).")
     Integer threads;
+    @Option(names = "--cp", defaultValue = "1", description = "Run each forward on this many context-parallel devices, the context split contiguously (default: ${DEFAULT-VALUE}).")
+    int cp;
+    @Option(names = "--cp-algo", defaultValue = "allgather", description = "allgather or ring (default: ${DEFAULT-VALUE}).")
+    String cpAlgo;
 
     @Override
     public Integer call() {
@@ -36,15 +43,26 @@ final class GenerateCommand implements Callable<Integer> {
         if (topK < 0) throw new UserError("--top-k must be >= 0, got " + topK);
         if (prompt.isEmpty()) throw new UserError("--prompt must not be empty");
         if (threads != null && threads < 1) throw new UserError("--threads must be >= 1, got " + threads);
+        if (cp < 1) throw new UserError("--cp must be >= 1, got " + cp);
+        Algorithm algorithm = CpFlags.algorithm(cpAlgo);
         checkpoint = TrainCommand.checkpoint(checkpoint, CheckpointCheck.Purpose.WEIGHTS);
-        try (Inference inf = Inference.open(checkpoint, threads != null ? threads : Runtime.getRuntime().availableProcessors())) {
-            PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
-            ByteTokenizer.StreamDecoder decoder = new ByteTokenizer.StreamDecoder();
-            out.print(prompt);
-            inf.generate(ByteTokenizer.encode(prompt), maxTokens, temperature, topK, seed, token -> out.print(decoder.push(token)));
-            out.print(decoder.flush());
-            out.println();
+        PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
+        ByteTokenizer.StreamDecoder decoder = new ByteTokenizer.StreamDecoder();
+        int cores = Runtime.getRuntime().availableProcessors();
+        if (cp == 1) {
+            try (Inference inf = Inference.open(checkpoint, threads != null ? threads : cores)) {
+                out.print(prompt);
+                inf.generate(ByteTokenizer.encode(prompt), maxTokens, temperature, topK, seed, token -> out.print(decoder.push(token)));
+            }
+        } else {
+            try (ContextParallelInference inf = new ContextParallelInference(checkpoint, cp, algorithm, Sharding.CONTIGUOUS, null,
+                    threads != null ? threads : Math.max(1, cores / cp), 1)) {
+                out.print(prompt);
+                inf.generate(ByteTokenizer.encode(prompt), maxTokens, temperature, topK, seed, token -> out.print(decoder.push(token)));
+            }
         }
+        out.print(decoder.flush());
+        out.println();
         return 0;
     }
 }

@@ -90,6 +90,14 @@ final class TrainCommand implements Callable<Integer> {
     boolean printSchedule;
     @Option(names = "--cp", defaultValue = "1", description = "Context-parallel size (default: ${DEFAULT-VALUE}).")
     int cp;
+    @Option(names = "--cp-algo", defaultValue = "allgather", description = "Context parallel: allgather (K/V all-gathered, Llama 3) or ring (default: ${DEFAULT-VALUE}).")
+    String cpAlgo;
+    @Option(names = "--cp-shard", defaultValue = "headtail", description = "Context parallel sharding: headtail, per-document (needs --doc-mask) or contiguous (default: ${DEFAULT-VALUE}).")
+    String cpShard;
+    @Option(names = "--doc-mask", description = "Pack documents: a document ends after each delimiter; tokens attend within their document, positions restart per document.")
+    boolean docMask;
+    @Option(names = "--doc-delimiter", description = "Document delimiter for --doc-mask, with Java escapes (default: \\n\\n, a blank line).")
+    String docDelimiter;
     @Option(names = "--zero", defaultValue = "0", description = "ZeRO stage 0-3 for data parallel (default: ${DEFAULT-VALUE}).")
     int zero;
     @Option(names = "--sequence-parallel", description = "Shard norm/residual activations over the tp group.")
@@ -158,7 +166,7 @@ final class TrainCommand implements Callable<Integer> {
             options = new TrainOptions(saved.model(), savedData, saved.steps(), saved.batch(), saved.seq(), saved.lr(), saved.minLr(),
                     saved.schedule(), saved.warmup(), saved.weightDecay(), saved.clip(), saved.beta1(), saved.beta2(), saved.eps(),
                     saved.seed(), saved.sampling(), given("--eval-every") ? evalEvery : saved.evalEvery(),
-                    given("--eval-windows") ? evalWindows : saved.evalWindows());
+                    given("--eval-windows") ? evalWindows : saved.evalWindows(), saved.documents());
         } else {
             options = newRun(init != null ? Checkpoints.readConfig(init) : LlamaConfig.preset(preset));
         }
@@ -169,9 +177,9 @@ final class TrainCommand implements Callable<Integer> {
             throw new UserError("--virtual-stages " + virtualStages + " needs --schedule interleaved; use --virtual-stages 1 or --schedule interleaved");
         }
         Layout layout = new Layout(dp, pp, cp, tp, zero, microBatches, sequenceParallel)
-                .withPipeline(new PipelineOptions(schedule, virtualStages, stageLayers));
+                .withPipeline(new PipelineOptions(schedule, virtualStages, stageLayers))
+                .withCp(cp, CpFlags.algorithm(cpAlgo), CpFlags.sharding(cpShard));
         if (printSchedule) {
-            layout.validate(model, options.batch(), T);
             if (reports) System.out.print(PipelinePrint.format(layout, model));
             return 0;
         }
@@ -258,7 +266,7 @@ final class TrainCommand implements Callable<Integer> {
         int T = seq != null ? seq : model.maxSeq();
         return new TrainOptions(model, data, steps, batch, T, lr, minLr != null ? minLr : lr / 10,
                 parseSchedule(lrSchedule), warmup, weightDecay, clip, beta1, beta2, 1e-8, seed, Sampling.parse(sampling),
-                evalEvery, evalWindows);
+                evalEvery, evalWindows, CpFlags.documents(docMask, docDelimiter));
     }
 
     /**
@@ -285,7 +293,9 @@ final class TrainCommand implements Callable<Integer> {
                 new Field("--beta1", saved.beta1(), asked.beta1()),
                 new Field("--beta2", saved.beta2(), asked.beta2()),
                 new Field("--seed", saved.seed(), asked.seed()),
-                new Field("--sampling", saved.sampling(), asked.sampling()));
+                new Field("--sampling", saved.sampling(), asked.sampling()),
+                new Field("--doc-mask", saved.documents() != null, asked.documents() != null),
+                new Field("--doc-delimiter", String.valueOf(saved.documents()), String.valueOf(asked.documents())));
         for (Field f : fields) {
             if (given(f.flag()) && !f.saved().equals(f.asked()) && !(dataMoved && f.flag().equals("--data"))) {
                 String value = f.asked() instanceof LlamaConfig ? preset : show(f.asked());

@@ -16,6 +16,7 @@ import fourfold.engine.model.MicroBatch;
 import fourfold.engine.model.Parameter;
 import fourfold.engine.train.AdamWOptimizer;
 import fourfold.engine.train.Layout;
+import fourfold.engine.train.MicroBatches;
 import fourfold.engine.train.RankModel;
 import fourfold.engine.train.RankTrainer;
 import org.junit.jupiter.api.BeforeAll;
@@ -103,7 +104,7 @@ class GoldenTest {
                 Llama model = load(rank.device());
                 int[] inputs = batch.ints("steps.inputs"), targets = batch.ints("steps.targets");
                 RankModel one = new RankModel(rank, model);
-                try (RankTrainer trainer = new RankTrainer(one, AdamWOptimizer.forParameters(model.parameters(), hyper), rank.group(Axis.DP), Layout.single(), null)) {
+                try (RankTrainer trainer = new RankTrainer(one, AdamWOptimizer.forParameters(model.parameters(), hyper), rank.group(Axis.DP), Layout.single(), MicroBatches.single(null), null)) {
                     for (int s = 0; s < losses.size(); s++) {
                         int from = s * B * T;
                         Batch b = new Batch(Arrays.copyOfRange(inputs, from, from + B * T), Arrays.copyOfRange(targets, from, from + B * T), B, T);

@@ -66,7 +66,7 @@ public final class Rope {
         return maxPositions;
     }
 
-    /** x (B, T, nh, hs), rotated in place; positions (T) absolute positions of the T tokens. */
+    /** x (B, T, nh, hs), rotated in place; positions per token (B*T), or per token index (T) when all rows share them. */
     public void forward(Tensor x, int B, int T, int nh, int[] positions) {
         rotate("Rope.forward", "rope.forward", x, B, T, nh, positions, 1f);
     }
@@ -84,8 +84,10 @@ public final class Rope {
     private void rotate(String op, String kernel, Tensor x, int B, int T, int nh, int[] positions, float sign) {
         Shape.requirePositive(op + " (B, T, nh)", B, T, nh);
         KernelSupport.requireNumel(op, x, (long) B * T * nh * headSize, "(B, T, nh, hs) = " + Shape.str(B, T, nh, headSize));
-        KernelSupport.requireLength(op, "positions", positions.length, T, "one absolute position per token of the T = " + T);
-        for (int t = 0; t < T; t++) {
+        if (positions.length != B * T) {
+            KernelSupport.requireLength(op, "positions", positions.length, T, "one position per token (B*T = " + B * T + ") or per token index (T = " + T + ")");
+        }
+        for (int t = 0; t < positions.length; t++) {
             if (positions[t] < 0 || positions[t] >= maxPositions) {
                 throw new IllegalArgumentException(op + ": positions[" + t + "] = " + positions[t] + " is outside the table [0, "
                         + maxPositions + "); build the Rope with a larger maxPositions");
@@ -93,12 +95,13 @@ public final class Rope {
         }
         MemorySegment sx = x.segment();
         int tokens = B * T, hs = headSize, h = half;
+        int period = positions.length; // T: the same positions in every row
         int bound = S.loopBound(h); // full vectors; a masked tail covers [bound, hs/2)
         Device device = x.device();
         // parallel over tokens; a token's nh heads share one row of the cos/sin table
         device.parallelFor(tokens, KernelSupport.rowGrain(nh * hs), (n0, n1) -> {
             for (int n = n0; n < n1; n++) {
-                int table = positions[n % T] * h;
+                int table = positions[n % period] * h;
                 for (int head = 0; head < nh; head++) {
                     long row = ((long) n * nh + head) * hs * Float.BYTES;
                     int i = 0;

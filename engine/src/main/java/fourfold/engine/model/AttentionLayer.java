@@ -1,7 +1,7 @@
 package fourfold.engine.model;
 
 import fourfold.devices.MemoryTag;
-import fourfold.engine.kernels.Attention;
+import fourfold.engine.cp.ContextParallel;
 import fourfold.engine.kernels.AttentionShape;
 import fourfold.engine.kernels.Rope;
 import fourfold.engine.tensor.Tensor;
@@ -12,14 +12,18 @@ import java.util.List;
 /**
  * Causal self-attention with GQA and RoPE. Under tensor parallel each rank owns nh/tp query heads
  * and nkv/tp kv heads: q, k, v are column-parallel, o is row-parallel (Megatron's f ... g).
+ * Under context parallel the rank's queries meet the keys of the whole sequence through the cp
+ * handle (all-gather or ring), after RoPE at the tokens' own positions.
  */
 public final class AttentionLayer {
     private final Linear wq, wk, wv, wo;
     private final int nh, nkv, hs; // heads on this rank
     private final Rope rope;
     private final TensorParallel tp;
+    private final ContextParallel cp;
 
-    public AttentionLayer(Linear wq, Linear wk, Linear wv, Linear wo, int nhLocal, int nkvLocal, int hs, Rope rope, TensorParallel tp) {
+    public AttentionLayer(Linear wq, Linear wk, Linear wv, Linear wo, int nhLocal, int nkvLocal, int hs, Rope rope, TensorParallel tp,
+                          ContextParallel cp) {
         this.wq = wq;
         this.wk = wk;
         this.wv = wv;
@@ -29,16 +33,18 @@ public final class AttentionLayer {
         this.hs = hs;
         this.rope = rope;
         this.tp = tp;
+        this.cp = cp;
     }
 
     public List<Parameter> parameters() {
         return List.of(wq.weight(), wk.weight(), wv.weight(), wo.weight());
     }
 
-    /** What backward needs: rotated q and k, v, the attention output before o, and its log-sum-exp. */
-    public record Saved(Tensor q, Tensor k, Tensor v, Tensor y, Tensor lse) implements AutoCloseable {
+    /** What backward needs: rotated q and k, v, the attention output before o, its log-sum-exp, and what cp kept. */
+    public record Saved(Tensor q, Tensor k, Tensor v, Tensor y, Tensor lse, ContextParallel.Kept kept) implements AutoCloseable {
         @Override
         public void close() {
+            kept.close();
             q.close();
             k.close();
             v.close();
@@ -67,11 +73,12 @@ public final class AttentionLayer {
         rope.forward(k, mb.B(), mb.T(), nkv, mb.positions());
         Tensor y = Tensor.empty(xnLocal.device(), MemoryTag.ACTIVATIONS, label + ".y", mb.tokens(), nh * hs);
         Tensor lse = Tensor.empty(xnLocal.device(), MemoryTag.ACTIVATIONS, label + ".lse", mb.B(), nh, mb.T());
-        Attention.forward(heads(q, mb, nh), heads(k, mb, nkv), heads(v, mb, nkv), heads(y, mb, nh), lse, shape(mb), mb.mask());
+        ContextParallel.Kept kept = cp.forward(heads(q, mb, nh), heads(k, mb, nkv), heads(v, mb, nkv), heads(y, mb, nh), lse, shape(mb),
+                mb.mask(), mb.shard());
         Tensor o = wo.forward(y, label + ".o");  // (B*T, C), partial over tp
         Tensor out = tp.exit(o);
         TensorParallel.free(o, out);
-        return new Output<>(out, new Saved(q, k, v, y, lse));
+        return new Output<>(out, new Saved(q, k, v, y, lse, kept));
     }
 
     /** doutLocal, xnLocal (this rank's rows, C) -> dxn for this rank's rows (new); weight gradients accumulate. */
@@ -86,8 +93,8 @@ public final class AttentionLayer {
             Tensor dout = tp.exitBackward(doutLocal);
             wo.backward(dout, s.y(), dy, false);
             TensorParallel.free(dout, doutLocal);
-            Attention.backward(heads(dy, mb, nh), heads(s.q(), mb, nh), heads(s.k(), mb, nkv), heads(s.v(), mb, nkv), heads(s.y(), mb, nh),
-                    s.lse(), heads(dq, mb, nh), heads(dk, mb, nkv), heads(dv, mb, nkv), shape(mb), mb.mask());
+            cp.backward(heads(dy, mb, nh), heads(s.q(), mb, nh), heads(s.k(), mb, nkv), heads(s.v(), mb, nkv), heads(s.y(), mb, nh),
+                    s.lse(), heads(dq, mb, nh), heads(dk, mb, nkv), heads(dv, mb, nkv), shape(mb), mb.mask(), mb.shard(), s.kept());
             rope.backward(dq, mb.B(), mb.T(), nh, mb.positions());
             rope.backward(dk, mb.B(), mb.T(), nkv, mb.positions());
             Tensor xn = tp.enter(xnLocal);

@@ -2,6 +2,7 @@ package fourfold.engine.model;
 
 import fourfold.devices.Device;
 import fourfold.devices.MemoryTag;
+import fourfold.engine.cp.ContextParallel;
 import fourfold.engine.kernels.Rope;
 import fourfold.engine.tensor.Tensor;
 import fourfold.engine.tp.TensorParallel;
@@ -32,6 +33,11 @@ public final class Llama implements AutoCloseable {
     private LayerHooks hooks = LayerHooks.NONE;
 
     public Llama(LlamaConfig config, Device device, TensorParallel tp, int firstLayer, int lastLayer) {
+        this(config, device, tp, ContextParallel.none(), firstLayer, lastLayer);
+    }
+
+    /** A stage whose attention layers see the whole sequence through {@code cp} (context parallel). */
+    public Llama(LlamaConfig config, Device device, TensorParallel tp, ContextParallel cp, int firstLayer, int lastLayer) {
         int L = config.nLayers();
         if (firstLayer < 0 || lastLayer > L || firstLayer >= lastLayer) {
             throw new IllegalArgumentException("Llama stage: layers [" + firstLayer + ", " + lastLayer + ") outside [0, " + L + ")");
@@ -69,7 +75,7 @@ public final class Llama implements AutoCloseable {
             Linear down = new Linear(Parameter.sharded(device, p + "mlp.down_proj.weight", true, 1, r, t, C, F), deferred);
             RmsNormLayer n1 = new RmsNormLayer(Parameter.replicated(device, p + "input_layernorm.weight", false, C), config.normEps());
             RmsNormLayer n2 = new RmsNormLayer(Parameter.replicated(device, p + "post_attention_layernorm.weight", false, C), config.normEps());
-            Block b = new Block(i, n1, new AttentionLayer(wq, wk, wv, wo, nh / t, nkv / t, hs, rope, tp), n2, new Mlp(gate, up, down, tp));
+            Block b = new Block(i, n1, new AttentionLayer(wq, wk, wv, wo, nh / t, nkv / t, hs, rope, tp, cp), n2, new Mlp(gate, up, down, tp));
             blocks.add(b);
             addUnit(i + 1, b.parameters());
         }
@@ -337,6 +343,20 @@ public final class Llama implements AutoCloseable {
         MicroBatch mb = MicroBatch.causal(1, tokens.length, tokens, null);
         try (Tensor x = forwardHidden(mb); Tensor logits = head.logits(x.rowsView(tokens.length - 1, 1))) {
             return logits.toArray();
+        }
+    }
+
+    /**
+     * Logits of token row {@code row} of this rank's part of a micro-batch, or null when row < 0.
+     * Every rank of a cp group calls it (the forward runs collectives); one holds the row.
+     */
+    public float[] logitsOfRow(MicroBatch mb, int row) {
+        if (embedding == null || head == null || tp.size() > 1) throw new IllegalStateException("logitsOfRow needs the whole model on one stage, tp = 1");
+        try (Tensor x = forwardHidden(mb)) {
+            if (row < 0) return null;
+            try (Tensor logits = head.logits(x.rowsView(row, 1))) {
+                return logits.toArray();
+            }
         }
     }
 

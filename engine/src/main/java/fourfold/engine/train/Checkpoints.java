@@ -6,6 +6,7 @@ import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonPrimitive;
 import fourfold.engine.UserError;
+import fourfold.engine.data.Documents;
 import fourfold.engine.data.Sampling;
 import fourfold.engine.io.AtomicDirectory;
 import fourfold.engine.io.HfNames;
@@ -129,6 +130,8 @@ public final class Checkpoints {
         j.addProperty("eval_every", o.evalEvery());
         j.addProperty("eval_windows", o.evalWindows());
         j.addProperty("layout", layout.toString());
+        // --doc-mask changes what is computed: its delimiter (UTF-8 text), or null without it
+        j.addProperty("doc_delimiter", o.documents() == null ? null : o.documents().text());
         // Batches are a pure function of (seed, step), so the step is the whole sampler state.
         j.addProperty("rng", "batches derived from (seed, step); no other random state");
         return j;
@@ -151,7 +154,9 @@ public final class Checkpoints {
                     LrSchedule.Kind.valueOf(string(f, j, "lr_schedule").toUpperCase(Locale.ROOT)), integer(f, j, "warmup"),
                     number(f, j, "weight_decay"), number(f, j, "clip"), number(f, j, "beta1"),
                     number(f, j, "beta2"), number(f, j, "eps"), j.get("seed") == null ? missing(f, "seed") : j.get("seed").getAsLong(),
-                    Sampling.parse(string(f, j, "sampling")), integer(f, j, "eval_every"), integer(f, j, "eval_windows"));
+                    Sampling.parse(string(f, j, "sampling")), integer(f, j, "eval_every"), integer(f, j, "eval_windows"),
+                    j.get("doc_delimiter") == null || j.get("doc_delimiter").isJsonNull() ? null
+                            : new Documents(j.get("doc_delimiter").getAsString().getBytes(java.nio.charset.StandardCharsets.UTF_8)));
         } catch (UserError e) {
             throw e;
         } catch (IOException | RuntimeException e) {

@@ -18,7 +18,7 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The validation loss: each dp rank scores its share of every eval batch through a forward-only
+ * The validation loss: each dp rank scores its share of every eval batch (cp ranks their tokens of it) through a forward-only
  * pipeline (every stage in order: receive, forward without gradient, send on), run by the same
  * {@link Executor} as training; the last stage adds up the token losses.
  */
@@ -26,8 +26,10 @@ final class Evaluation {
     private final TokenSpan validation;
     private final TrainOptions options;
     private final ProcessGroup lossGroup;
+    private final MicroBatches batching;
 
-    Evaluation(TokenSpan validation, TrainOptions options, ProcessGroup lossGroup) {
+    Evaluation(TokenSpan validation, TrainOptions options, ProcessGroup lossGroup, MicroBatches batching) {
+        this.batching = batching;
         this.validation = validation;
         this.options = options;
         this.lossGroup = lossGroup;
@@ -38,7 +40,7 @@ final class Evaluation {
         model.gatherAll();
         try {
             EvalWindows windows = new EvalWindows(validation, options.seq(), options.batch());
-            ProcessGroup dpGroup = model.dpGroup();
+            ProcessGroup dpGroup = model.batchGroup();
             double sum = 0;
             long tokens = 0;
             int seen = 0;
@@ -49,7 +51,7 @@ final class Evaluation {
                 double local = 0;
                 if (mine.length() > 0) {
                     Batch rows = b.rows((int) mine.start(), (int) mine.length());
-                    local = forwardOnly(model, MicroBatch.causal(rows.B(), rows.T(), rows.inputs(), rows.targets()));
+                    local = forwardOnly(model, batching.of(rows));
                 }
                 sum += Scalars.allReduceSum(lossGroup, model.device(), local);
                 tokens += b.tokens();

@@ -3,6 +3,7 @@ package fourfold.engine.train;
 import fourfold.devices.Device;
 import fourfold.engine.UserError;
 import fourfold.engine.data.Batch;
+import fourfold.engine.data.Documents;
 import fourfold.engine.data.EvalWindows;
 import fourfold.engine.data.TokenSpan;
 import fourfold.engine.io.SafetensorsReader;
@@ -79,12 +80,18 @@ public final class Inference implements AutoCloseable {
 
     /** Mean token loss over every non-overlapping window of {@code span}, {@code rows} windows per pass. */
     public Loss meanLoss(TokenSpan span, int T, int rows) {
+        return meanLoss(span, T, rows, null);
+    }
+
+    /** As {@link #meanLoss(TokenSpan, int, int)}, with packed documents (--doc-mask) unless {@code documents} is null. */
+    public Loss meanLoss(TokenSpan span, int T, int rows, Documents documents) {
         if (T < 1 || rows < 1) throw new UserError("--seq and --batch must be >= 1, got " + T + " and " + rows);
         if (T > config.maxSeq()) throw new UserError("--seq " + T + " exceeds the model's max_position_embeddings " + config.maxSeq() + "; use --seq " + config.maxSeq() + " or less");
         double sum = 0;
         long tokens = 0;
+        MicroBatches batching = MicroBatches.single(documents);
         for (Batch b : new EvalWindows(span, T, rows)) {
-            sum += model.lossSum(fourfold.engine.model.MicroBatch.causal(b.B(), b.T(), b.inputs(), b.targets()));
+            sum += model.lossSum(batching.of(b));
             tokens += b.tokens();
         }
         return new Loss(sum / tokens, tokens);

@@ -4,6 +4,7 @@ import fourfold.devices.Axis;
 import fourfold.devices.Device;
 import fourfold.devices.Rank;
 import fourfold.devices.comm.ProcessGroup;
+import fourfold.engine.cp.ContextParallel;
 import fourfold.engine.dp.DataParallel;
 import fourfold.engine.io.SafetensorsReader;
 import fourfold.engine.model.Llama;
@@ -17,13 +18,15 @@ import java.util.List;
 
 /**
  * What one rank holds of the model: its chunks (local chunk c is global stage c·pp + pp rank,
- * a {@link Llama} over that stage's layers), their data-parallel wrappers and the groups of its
- * axes. Built the same way whatever the layout.
+ * a {@link Llama} over that stage's layers, its attention handed the cp handle), their
+ * data-parallel wrappers and the groups of its axes. Built the same way whatever the layout.
  */
 public final class RankModel implements AutoCloseable {
     private final Device device;
     private final TensorParallel tp;
-    private final ProcessGroup dpGroup, ppGroup;
+    private final ProcessGroup batchGroup; // which rows of the global batch: dp
+    private final ProcessGroup dpGroup;    // which tokens, the group gradients are summed over: dp x cp
+    private final ProcessGroup ppGroup;
     private final List<Llama> chunks = new ArrayList<>();
     private final List<DataParallel> dp = new ArrayList<>(); // one per chunk, empty without data parallel
 
@@ -31,11 +34,13 @@ public final class RankModel implements AutoCloseable {
     public RankModel(Rank rank, TrainOptions options, Layout layout, Trainer.DpOptions dpOptions, Path weightsFrom) {
         this.device = rank.device();
         this.tp = TensorParallel.of(rank.group(Axis.TP), layout.sequenceParallel());
-        this.dpGroup = rank.group(Axis.DP);
+        this.batchGroup = rank.group(Axis.DP);
+        this.dpGroup = rank.group(axes(layout, Axis.DP, Axis.CP));
         this.ppGroup = rank.group(Axis.PP);
+        ContextParallel cp = ContextParallel.of(rank.group(Axis.CP), layout.cpAlgorithm());
         StageSplit split = StageSplit.of(options.model(), layout.stages(), layout.pipeline().stageLayers());
         for (int s = ppGroup.rank(); s < split.stages(); s += ppGroup.size()) {
-            chunks.add(new Llama(options.model(), device, tp, split.firstLayer(s), split.endLayer(s)));
+            chunks.add(new Llama(options.model(), device, tp, cp, split.firstLayer(s), split.endLayer(s)));
         }
         for (Llama model : chunks) {
             if (weightsFrom != null) {
@@ -45,7 +50,7 @@ public final class RankModel implements AutoCloseable {
             } else {
                 model.initialize(options.seed());
             }
-            if (layout.dp() > 1 || layout.zero() > 0) {
+            if (dpGroup.size() > 1 || layout.zero() > 0) {
                 dp.add(new DataParallel(model, dpGroup, layout.zero(), dpOptions.bucketBytes(), dpOptions.reshardAfterForward()));
             }
         }
@@ -55,7 +60,8 @@ public final class RankModel implements AutoCloseable {
     public RankModel(Rank rank, Llama whole) {
         this.device = rank.device();
         this.tp = whole.tp();
-        this.dpGroup = rank.group(Axis.DP);
+        this.batchGroup = rank.group(Axis.DP);
+        this.dpGroup = batchGroup;
         this.ppGroup = rank.group(Axis.PP);
         chunks.add(whole);
     }
@@ -68,6 +74,22 @@ public final class RankModel implements AutoCloseable {
         return tp;
     }
 
+    /**
+     * {@code axes} without those of size 1 in {@code layout} (the first is always kept), so that
+     * without cp or pp a group is the one of the remaining axes, named as before.
+     */
+    static Axis[] axes(Layout layout, Axis first, Axis... more) {
+        List<Axis> kept = new ArrayList<>(List.of(first));
+        for (Axis a : more) if (layout.size(a) > 1) kept.add(a);
+        return kept.toArray(Axis[]::new);
+    }
+
+    /** The dp group: which rows of the global batch this rank trains on. */
+    public ProcessGroup batchGroup() {
+        return batchGroup;
+    }
+
+    /** The group gradients are summed over: dp, times cp under context parallel. */
     public ProcessGroup dpGroup() {
         return dpGroup;
     }

@@ -32,16 +32,19 @@ import java.util.Map;
 public final class RankTrainer implements AutoCloseable {
     private final RankModel model;
     private final AdamWOptimizer optimizer;
-    private final ProcessGroup lossGroup;   // the ranks whose loss sums add up to the batch's: dp x pp
+    private final ProcessGroup lossGroup;   // the ranks whose loss sums add up to the batch's: dp x pp x cp
     private final int microBatches;
     private final List<Action> actions;
+    private final MicroBatches batching;
     private final Tracer tracer;
     private final Map<String, Parameter> byName = new HashMap<>();
 
     /** What a step produced: the loss sum over the whole global batch, the global gradient norm, the pipeline bubble (0 without pp). */
     public record StepResult(double lossSum, double gradNorm, double bubble) {}
 
-    public RankTrainer(RankModel model, AdamWOptimizer optimizer, ProcessGroup lossGroup, Layout layout, Tracer tracer) {
+    public RankTrainer(RankModel model, AdamWOptimizer optimizer, ProcessGroup lossGroup, Layout layout, MicroBatches batching,
+                       Tracer tracer) {
+        this.batching = batching;
         this.model = model;
         this.optimizer = optimizer;
         this.lossGroup = lossGroup;
@@ -67,7 +70,7 @@ public final class RankTrainer implements AutoCloseable {
     public StepResult step(Batch local, long globalTokens, double lr, double clip) {
         model.chunks().forEach(Llama::zeroGrads);
         float gradScale = (float) (1.0 / globalTokens);
-        List<MicroBatch> mbs = MicroBatches.split(local, microBatches);
+        List<MicroBatch> mbs = batching.split(local, microBatches);
         List<LlamaStage> stages = new ArrayList<>();
         for (Llama c : model.chunks()) stages.add(new LlamaStage(c, mbs, gradScale));
         model.dataParallel().forEach(d -> d.beginStep(microBatches));

@@ -1,5 +1,6 @@
 package fourfold.engine.train;
 
+import fourfold.engine.data.Documents;
 import fourfold.engine.data.Sampling;
 import fourfold.engine.model.LlamaConfig;
 
@@ -27,7 +28,21 @@ public record TrainOptions(
         long seed,
         Sampling sampling,
         int evalEvery,        // 0: only at the end
-        int evalWindows) {    // 0: the whole validation split
+        int evalWindows,      // 0: the whole validation split
+        Documents documents) { // --doc-mask: packed documents (null: each sequence is one document)
+
+    public TrainOptions(LlamaConfig model, Path data, int steps, int batch, int seq, double lr, double minLr, LrSchedule.Kind schedule,
+                        int warmup, double weightDecay, double clip, double beta1, double beta2, double eps, long seed, Sampling sampling,
+                        int evalEvery, int evalWindows) {
+        this(model, data, steps, batch, seq, lr, minLr, schedule, warmup, weightDecay, clip, beta1, beta2, eps, seed, sampling,
+                evalEvery, evalWindows, null);
+    }
+
+    /** The same run with packed documents ({@code --doc-mask}), or without (null). */
+    public TrainOptions withDocuments(Documents d) {
+        return new TrainOptions(model, data, steps, batch, seq, lr, minLr, schedule, warmup, weightDecay, clip, beta1, beta2, eps, seed,
+                sampling, evalEvery, evalWindows, d);
+    }
 
     /** The defaults of `fourfold train`: nanoGPT's Shakespeare-char CPU example at the `tiny` size. */
     public static TrainOptions defaults(LlamaConfig model) {

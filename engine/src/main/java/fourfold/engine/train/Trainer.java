@@ -71,7 +71,7 @@ public final class Trainer implements AutoCloseable {
 
     /** A run whose ranks this process hosts as {@code hosting} says (the others run the same program in other processes). */
     public Trainer(TrainOptions options, Layout layout, Hardware hardware, DpOptions dpOptions, Hosting hosting) {
-        layout.validate(options.model(), options.batch(), options.seq());
+        layout.validate(options.model(), options.batch(), options.seq(), options.documents() != null);
         if (options.seq() > options.model().maxSeq()) {
             throw new UserError("--seq " + options.seq() + " exceeds the model's max_position_embeddings " + options.model().maxSeq());
         }
@@ -208,17 +208,18 @@ public final class Trainer implements AutoCloseable {
                                          double[] simDelta, long[] peaks) throws Exception {
         Device device = rank.device();
         ProcessGroup world = rank.group(Axis.DP, Axis.PP, Axis.CP, Axis.TP);
-        // The ranks whose loss sums make up the batch's (only last stages hold one): dp x pp.
-        ProcessGroup lossGroup = layout.pp() > 1 ? rank.group(Axis.DP, Axis.PP) : rank.group(Axis.DP);
+        // The ranks whose loss sums make up the batch's (only last stages hold one): dp x pp x cp.
+        ProcessGroup lossGroup = rank.group(RankModel.axes(layout, Axis.DP, Axis.PP, Axis.CP));
         RankModel model = new RankModel(rank, options, layout, dpOptions, weightsFrom);
         AdamWOptimizer optimizer = model.optimizer(options.adamw());
         if (optimizerFrom != null) RankCheckpoint.loadOptimizer(model, optimizer, optimizerFrom);
         optimizer.setStepCount(startStep);
         KernelTimes times = kernelTimes != null ? kernelTimes[rank.rank()] : null;
         device.setKernelTimes(times);
-        Evaluation evaluation = new Evaluation(dataset.validation(), options, lossGroup);
-        try (RankTrainer trainer = new RankTrainer(model, optimizer, lossGroup, layout, rank.trace().enabled() ? rank.trace() : null)) {
-            int B = options.batch(), rows = B / layout.dp(), dpRank = model.dpGroup().rank();
+        MicroBatches batching = new MicroBatches(options.documents(), layout.cpSharding(), layout.cp(), rank.group(Axis.CP).rank());
+        Evaluation evaluation = new Evaluation(dataset.validation(), options, lossGroup, batching);
+        try (RankTrainer trainer = new RankTrainer(model, optimizer, lossGroup, layout, batching, rank.trace().enabled() ? rank.trace() : null)) {
+            int B = options.batch(), rows = B / layout.dp(), dpRank = model.batchGroup().rank();
             for (int step = startStep; step < options.steps(); step++) {
                 Batch local = sampler.batch(step).rows(dpRank * rows, rows);
                 double lr = options.lrSchedule().at(step);

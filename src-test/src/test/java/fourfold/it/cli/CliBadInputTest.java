@@ -153,6 +153,17 @@ class CliBadInputTest {
         assertMentions(error(train("--pp", "2", "--schedule", "pipedream")), "--schedule", "pipedream", "1f1b");
     }
 
+    // ---- context parallel -------------------------------------------------------------------------
+
+    @Test
+    void contextParallelAndDocumentFlags() {
+        assertMentions(error(train("--cp", "2", "--seq", "30")), "--seq 30", "2 x --cp = 4", "multiple of 4");
+        assertMentions(error(train("--cp", "2", "--cp-shard", "per-document")), "--cp-shard per-document", "--doc-mask");
+        assertMentions(error(train("--doc-mask", "--doc-delimiter", "")), "--doc-delimiter", "must not be empty", "\\n\\n");
+        assertMentions(error(train("--cp", "2", "--cp-algo", "spiral")), "--cp-algo", "spiral", "allgather or ring");
+        assertMentions(error(run("eval", "--checkpoint", good.toString(), "--doc-delimiter", "\\q", "--doc-mask")), "--doc-delimiter", "\\q");
+    }
+
     // ---- checkpoints ----------------------------------------------------------------------------
 
     @Test

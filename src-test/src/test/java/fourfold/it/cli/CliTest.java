@@ -108,6 +108,29 @@ class CliTest {
     }
 
     @Test
+    void evalWithContextParallelAndDocumentMasksScoresAsOneDevice() {
+        Path validation = Cli.text(dir.resolve("validation-cp.txt"), 10_800, 1_200);
+        String[] base = {"eval", "--checkpoint", checkpoint.toString(), "--data", validation.toString(), "--seq", "16", "--json", "--threads", "1"};
+        double plain = loss(run(base)), docs = loss(run(concat(base, "--doc-mask")));
+        assertTrue(Math.abs(plain - docs) > 1e-6 * plain, "--doc-mask changes the score: " + plain + " vs " + docs);
+        assertEquals(plain, loss(run(concat(base, "--cp", "2", "--cp-algo", "ring"))), 2e-6 * plain, "eval --cp 2 --cp-algo ring vs one device");
+        assertEquals(docs, loss(run(concat(base, "--cp", "2", "--doc-mask", "--cp-shard", "per-document"))), 2e-6 * docs,
+                "eval --cp 2 --doc-mask --cp-shard per-document vs eval --doc-mask on one device");
+    }
+
+    private static String[] concat(String[] a, String... b) {
+        String[] r = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, r, a.length, b.length);
+        return r;
+    }
+
+    private static double loss(Cli.Run r) {
+        Matcher m = Pattern.compile("\\{\"loss\": ([0-9.]+), \"tokens\": ([0-9]+)}\n").matcher(r.requireSuccess().out());
+        assertTrue(m.matches(), "eval --json output: " + r.out());
+        return Double.parseDouble(m.group(1));
+    }
+
+    @Test
     void generateIsDeterministicForASeed() {
         String[] args = {"generate", "--checkpoint", checkpoint.toString(), "--prompt", "ROMEO:", "--max-tokens", "20", "--seed", "1", "--threads", "1"};
         Cli.Run a = run(args).requireSuccess();

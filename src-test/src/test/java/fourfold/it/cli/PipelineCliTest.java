@@ -7,6 +7,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 
 import static fourfold.it.cli.Cli.run;
@@ -24,7 +25,7 @@ class PipelineCliTest {
 
     private static Cli.Run trainPp(Path out, Path metrics, String... layout) {
         Cli.Fixture f = Cli.Fixture.get();
-        List<String> args = new java.util.ArrayList<>(List.of("train", "--preset", "test", "--steps", "3", "--batch", "4", "--seq", "16",
+        List<String> args = new ArrayList<>(List.of("train", "--preset", "test", "--steps", "3", "--batch", "4", "--seq", "16",
                 "--threads-per-device", "1", "--device-memory", "64m", "--data", f.corpus().toString(), "--eval-every", "2",
                 "--eval-windows", "0", "--out", out.toString(), "--metrics-out", metrics.toString(), "--no-progress"));
         args.addAll(List.of(layout));
@@ -55,8 +56,8 @@ class PipelineCliTest {
             assertEquals(a, b, 1e-5 * a, "loss of step " + (s + 1) + " on pp 2 vs pp 1");
         }
         assertTrue(r.err().contains("pipeline bubble"), "the end-of-run summary names the bubble:\n" + r.err());
-        try (SafetensorsReader a = SafetensorsReader.open(f.checkpoint().resolve("model.safetensors"));
-             SafetensorsReader b = SafetensorsReader.open(ck.resolve("model.safetensors"))) {
+        try (SafetensorsReader a = SafetensorsReader.open(f.step().resolve("model.safetensors"));
+             SafetensorsReader b = SafetensorsReader.open(Cli.latest(ck).resolve("model.safetensors"))) {
             assertEquals(a.names(), b.names(), "the pp checkpoint holds every tensor, in the same order");
             for (String name : a.names()) {
                 double d = relDiff(a.floats(name, a.info(name).shape()), b.floats(name, b.info(name).shape()));
@@ -68,7 +69,7 @@ class PipelineCliTest {
         String[][] layouts = {{"--pp", "4", "--micro-batches", "2", "--schedule", "gpipe"}, {"--pp", "1"}};
         for (int k = 0; k < 2; k++) {
             Path m = dir.resolve("resume" + k + ".jsonl");
-            List<String> args = new java.util.ArrayList<>(List.of("train", "--resume", ck.toString(), "--steps", "4", "--data", f.corpus().toString(),
+            List<String> args = new ArrayList<>(List.of("train", "--resume", ck.toString(), "--steps", "4", "--data", f.corpus().toString(),
                     "--threads-per-device", "1", "--device-memory", "64m", "--out", dir.resolve("resumed" + k).toString(),
                     "--metrics-out", m.toString(), "--no-progress"));
             args.addAll(List.of(layouts[k]));
@@ -85,6 +86,7 @@ class PipelineCliTest {
         assertTrue(r.out().contains("schedule 1f1b: pp 2, micro-batches 4"), "header:\n" + r.out());
         assertTrue(r.out().contains("rank 0") && r.out().contains("rank 1"), "one row per rank:\n" + r.out());
         assertTrue(r.out().contains("BW3"), "the last backward:\n" + r.out());
+        assertTrue(r.out().contains("layers per stage: 2,2 (2 stages, 4 decoder layers)"), "the test preset's 4 layers on 2 stages:\n" + r.out());
         assertTrue(!r.err().contains("training"), "nothing is trained:\n" + r.err());
     }
 }
