@@ -6,7 +6,9 @@ import fourfold.engine.data.Sampling;
 import fourfold.engine.model.LlamaConfig;
 import fourfold.engine.train.Checkpoints;
 import fourfold.engine.train.Layout;
+import fourfold.engine.train.LayoutSpec;
 import fourfold.engine.train.LrSchedule;
+import fourfold.engine.train.RunSummary;
 import fourfold.engine.train.StepMetrics;
 import fourfold.engine.train.TrainOptions;
 import fourfold.engine.train.Trainer;
@@ -76,6 +78,8 @@ final class TrainCommand implements Callable<Integer> {
     int pp;
     @Option(names = "--cp", defaultValue = "1", description = "Context-parallel size (default: ${DEFAULT-VALUE}).")
     int cp;
+    @Option(names = "--layout", description = "The mesh in one flag, e.g. dp2,pp2,cp2,tp2 (axes in any order, missing axes 1); instead of --dp/--pp/--cp/--tp.")
+    String layoutSpec;
     @Option(names = "--zero", defaultValue = "0", description = "ZeRO stage 0-3 for data parallel (default: ${DEFAULT-VALUE}).")
     int zero;
     @Option(names = "--sequence-parallel", description = "Shard norm/residual activations over the tp group.")
@@ -86,7 +90,7 @@ final class TrainCommand implements Callable<Integer> {
     String deviceMemory;
     @Option(names = "--no-progress", description = "No progress bar (log lines only).")
     boolean noProgress;
-    @Option(names = "--profile", defaultValue = "cpu-local", description = "Hardware profile of the simulated clock: cpu-local, h100-nvlink-ib (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--profile", defaultValue = "h100-nvlink-ib", description = "Hardware profile of the simulated clock: cpu-local, h100-nvlink-ib (default: ${DEFAULT-VALUE}).")
     String profile;
     @Option(names = "--trace", description = "Write a Chrome trace (open in Perfetto or chrome://tracing) of the run's simulated time.")
     Path trace;
@@ -130,8 +134,8 @@ final class TrainCommand implements Callable<Integer> {
         LlamaConfig model = options.model();
         int T = options.seq();
         validate(options);
-        Layout layout = new Layout(dp, pp, cp, tp, zero, microBatches, sequenceParallel);
-        int devices = dp * pp * cp * tp;
+        Layout layout = layout();
+        int devices = layout.devices();
         int threads = threadsPerDevice != null ? threadsPerDevice : Math.max(1, Runtime.getRuntime().availableProcessors() / Math.max(1, devices));
         if (threads < 1) throw new UserError("--threads-per-device must be >= 1, got " + threads);
         if (saveEvery < 0) throw new UserError("--save-every must be >= 0 (0: only at the end), got " + saveEvery);
@@ -152,6 +156,7 @@ final class TrainCommand implements Callable<Integer> {
         long bucket = parseSize("--bucket-size", bucketSize);
         Trainer.Hardware hardware = new Trainer.Hardware(threads, memory, profile, trace);
         try (Trainer trainer = new Trainer(options, layout, hardware, new Trainer.DpOptions(bucket, reshardAfterForward))) {
+            RunSummary summary = new RunSummary(layout, model, T, options.tokensPerStep(), trainer.cluster().device(0).spec().peakFlops());
             if (init != null) trainer.initFrom(init);
             if (resume != null) {
                 trainer.resumeFrom(resume);
@@ -169,14 +174,27 @@ final class TrainCommand implements Callable<Integer> {
                 progress.start(trainer.startStep());
                 trainer.train(m -> {
                     progress.step(m);
-                    metrics.write(m);
+                    summary.add(m);
+                    metrics.write(m, summary);
                 }, out, saveEvery);
             }
+            System.err.print(SummaryTable.format(summary, profile));
             System.err.println("fourfold: checkpoint written to " + out + " (try: ./fourfold generate --checkpoint " + out + ")");
             if (trace != null) System.err.println("fourfold: trace written to " + trace + " (open it in https://ui.perfetto.dev)");
             if (kernelTimes) System.out.print(KernelTimesTable.format(trainer.kernelProfile()));
         }
         return 0;
+    }
+
+    /** The mesh from --layout or from the single-axis flags, which exclude each other. */
+    private Layout layout() {
+        if (layoutSpec == null) return new Layout(dp, pp, cp, tp, zero, microBatches, sequenceParallel);
+        List<String> axisFlags = List.of("--dp", "--pp", "--cp", "--tp").stream().filter(this::given).toList();
+        if (!axisFlags.isEmpty()) {
+            throw new UserError("--layout and " + String.join(", ", axisFlags) + " exclude each other: --layout " + layoutSpec
+                    + " already sets every axis (missing axes are 1); drop " + String.join(", ", axisFlags) + " or --layout");
+        }
+        return LayoutSpec.parse("--layout", layoutSpec).layout(zero, microBatches, sequenceParallel);
     }
 
     private boolean given(String option) {

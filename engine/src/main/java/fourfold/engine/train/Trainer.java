@@ -11,6 +11,7 @@ import fourfold.devices.MemoryTag;
 import fourfold.devices.Rank;
 import fourfold.devices.comm.ProcessGroup;
 import fourfold.devices.comm.ReduceOp;
+import fourfold.devices.trace.Tracer;
 import fourfold.engine.UserError;
 import fourfold.engine.data.Batch;
 import fourfold.engine.data.BatchSampler;
@@ -228,7 +229,9 @@ public final class Trainer implements AutoCloseable {
                 boolean timed = times != null && step - startStep >= kernelTimesFrom;
                 if (timed) times.measure(true);
                 long t0 = System.nanoTime();
+                Tracer.Span stepSpan = rank.trace().span("step " + (step + 1)); // plot --trace finds a step by it
                 RankTrainer.StepResult r = trainer.step(local, options.tokensPerStep(), lr, options.clip());
+                stepSpan.close();
                 double seconds = (System.nanoTime() - t0) / 1e9;
                 if (timed) {
                     times.measure(false);
@@ -245,7 +248,7 @@ public final class Trainer implements AutoCloseable {
                 if (rank.rank() == 0) {
                     listener.accept(new StepMetrics(done, r.lossSum() / options.tokensPerStep(), lr, r.gradNorm(),
                             options.tokensPerStep() / seconds, seconds, val,
-                            Arrays.stream(simDelta).max().orElse(0), Arrays.stream(peaks).max().orElse(0)));
+                            Arrays.stream(simDelta).max().orElse(0), Arrays.stream(peaks).max().orElse(0), List.copyOf(Arrays.asList(lastStep))));
                 }
                 boolean save = out != null && (done == options.steps() || (saveEvery > 0 && done % saveEvery == 0));
                 if (save) saveCheckpoint(rank, model, optimizer, dp, tp, dpGroup, out, done);
