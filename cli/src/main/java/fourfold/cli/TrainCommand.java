@@ -271,7 +271,7 @@ final class TrainCommand implements Callable<Integer> {
         }
     }
 
-    private static void validate(TrainOptions o) {
+    static void validate(TrainOptions o) {
         if (o.steps() < 1) throw new UserError("--steps must be >= 1, got " + o.steps());
         if (o.batch() < 1) throw new UserError("--batch must be >= 1, got " + o.batch());
         if (o.seq() < 1) throw new UserError("--seq must be >= 1, got " + o.seq());
