@@ -48,7 +48,7 @@ class LayoutSpecTest {
         UserError e = assertThrows(UserError.class, () -> layout.validate(SMALL, 5, 4));
         for (int i = 1; i <= 4; i++) assertTrue(e.getMessage().contains("(" + i + ") "), "numbered reason " + i + ": " + e.getMessage());
         for (String p : problems) assertTrue(e.getMessage().contains(p), "the message holds: " + p);
-        assertEquals(List.of(), new Layout(2, 1, 1, 2, 0, 1, false).problems(SMALL, 4, 4), "a layout that can run");
+        assertEquals(List.of(), new Layout(2, 1, 1, 1, 0, 1, false).problems(SMALL, 4, 4), "a layout that can run");
         UserError one = assertThrows(UserError.class, () -> new Layout(3, 1, 1, 1, 0, 1, false).validate(SMALL, 4, 4));
         assertTrue(one.getMessage().startsWith("global batch 4 is not divisible"), "a single reason is the message itself: " + one.getMessage());
     }
