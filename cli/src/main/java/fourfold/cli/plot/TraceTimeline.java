@@ -28,7 +28,7 @@ import java.util.regex.Pattern;
  * @param end   last device's step end
  */
 public record TraceTimeline(int step, double start, double end, List<Device> devices) {
-    /** What a span was doing. */
+    /** What a span was doing; {@link #kind} reads it from the span's name and lane. */
     public enum Kind { COMPUTE, F, B, W, COMM }
 
     public record Span(Kind kind, double start, double end) {}
@@ -97,7 +97,7 @@ public record TraceTimeline(int step, double start, double end, List<Device> dev
         return e.get("ts").getAsDouble();
     }
 
-    static Kind kind(String name, int tid) {
+    public static Kind kind(String name, int tid) {
         if (tid != COMPUTE_LANE) return Kind.COMM;
         var m = ACTION.matcher(name);
         if (!m.matches()) return Kind.COMPUTE;
