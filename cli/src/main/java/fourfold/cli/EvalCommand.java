@@ -2,6 +2,7 @@ package fourfold.cli;
 
 import fourfold.engine.UserError;
 import fourfold.engine.data.TextDataset;
+import fourfold.engine.train.CheckpointCheck;
 import fourfold.engine.train.Inference;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -15,7 +16,7 @@ import java.util.concurrent.Callable;
 @Command(name = "eval", mixinStandardHelpOptions = true,
         description = "Mean cross-entropy of a checkpoint over every non-overlapping window of a whole file.")
 final class EvalCommand implements Callable<Integer> {
-    @Option(names = "--checkpoint", required = true, description = "Checkpoint directory.")
+    @Option(names = "--checkpoint", required = true, description = "Checkpoint directory, or a run directory (its latest intact checkpoint).")
     Path checkpoint;
     @Option(names = "--data", description = "Text file (default: the embedded corpus, all of it).")
     Path data;
@@ -38,6 +39,7 @@ final class EvalCommand implements Callable<Integer> {
         if (threads != null && threads < 1) throw new UserError("--threads must be >= 1, got " + threads);
         // The data first: a wrong path fails before the model is loaded.
         TextDataset ds = TextDataset.loadOrEmbedded(data);
+        checkpoint = TrainCommand.checkpoint(checkpoint, CheckpointCheck.Purpose.WEIGHTS);
         try (Inference inf = Inference.open(checkpoint, threads != null ? threads : Runtime.getRuntime().availableProcessors(), batch)) {
             int T = seq != null ? seq : inf.config().maxSeq();
             ds.all().requireWindow(T);

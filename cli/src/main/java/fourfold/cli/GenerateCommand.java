@@ -2,6 +2,7 @@ package fourfold.cli;
 
 import fourfold.engine.UserError;
 import fourfold.engine.data.ByteTokenizer;
+import fourfold.engine.train.CheckpointCheck;
 import fourfold.engine.train.Inference;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -13,7 +14,7 @@ import java.util.concurrent.Callable;
 
 @Command(name = "generate", mixinStandardHelpOptions = true, description = "Stream text sampled from a checkpoint.")
 final class GenerateCommand implements Callable<Integer> {
-    @Option(names = "--checkpoint", defaultValue = "checkpoints/latest", description = "Checkpoint directory (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--checkpoint", defaultValue = "checkpoints/latest", description = "Checkpoint directory, or a run directory or its latest file (default: ${DEFAULT-VALUE}).")
     Path checkpoint;
     @Option(names = "--prompt", defaultValue = "\n", description = "Text to continue (default: a newline).")
     String prompt;
@@ -35,6 +36,7 @@ final class GenerateCommand implements Callable<Integer> {
         if (topK < 0) throw new UserError("--top-k must be >= 0, got " + topK);
         if (prompt.isEmpty()) throw new UserError("--prompt must not be empty");
         if (threads != null && threads < 1) throw new UserError("--threads must be >= 1, got " + threads);
+        checkpoint = TrainCommand.checkpoint(checkpoint, CheckpointCheck.Purpose.WEIGHTS);
         try (Inference inf = Inference.open(checkpoint, threads != null ? threads : Runtime.getRuntime().availableProcessors())) {
             PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
             ByteTokenizer.StreamDecoder decoder = new ByteTokenizer.StreamDecoder();

@@ -4,6 +4,10 @@ import fourfold.devices.Bytes;
 import fourfold.engine.UserError;
 import fourfold.engine.data.Sampling;
 import fourfold.engine.model.LlamaConfig;
+import fourfold.engine.pp.SchedulePrinter;
+import fourfold.engine.pp.Schedules;
+import fourfold.engine.train.CheckpointCheck;
+import fourfold.engine.train.CheckpointHistory;
 import fourfold.engine.train.Checkpoints;
 import fourfold.engine.train.Layout;
 import fourfold.engine.train.LayoutSpec;
@@ -60,14 +64,16 @@ final class TrainCommand implements Callable<Integer> {
     int evalEvery;
     @Option(names = "--eval-windows", defaultValue = "0", description = "Validation windows per evaluation, 0: the whole split (default: ${DEFAULT-VALUE}).")
     int evalWindows;
-    @Option(names = "--init", description = "Start from this checkpoint's weights (and its config) with a fresh optimizer.")
+    @Option(names = "--init", description = "Start from this checkpoint's weights (and its config) with a fresh optimizer (a run directory: its latest intact checkpoint).")
     Path init;
-    @Option(names = "--resume", description = "Continue the run saved in this checkpoint (weights, optimizer, step).")
+    @Option(names = "--resume", description = "Continue the run saved in this checkpoint (weights, optimizer, step); a run directory: its latest intact checkpoint.")
     Path resume;
-    @Option(names = "--out", defaultValue = "checkpoints/latest", description = "Checkpoint directory written at the end (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--out", defaultValue = "checkpoints", description = "Run directory: a step-NNNNNN checkpoint per save and a `latest` file naming the newest (default: ${DEFAULT-VALUE}).")
     Path out;
-    @Option(names = "--save-every", defaultValue = "0", description = "Also save the checkpoint every N steps (default: only at the end).")
+    @Option(names = "--save-every", defaultValue = "0", description = "Also save a checkpoint every N steps (default: only at the end).")
     int saveEvery;
+    @Option(names = "--keep", defaultValue = "" + CheckpointHistory.DEFAULT_KEEP, description = "Checkpoints kept in the run directory, the oldest removed after each save; 0 keeps all (default: ${DEFAULT-VALUE}).")
+    int keep;
     @Option(names = "--metrics-out", description = "Write one JSON object per step to this file (JSON Lines).")
     Path metricsOut;
     @Option(names = "--dp", defaultValue = "1", description = "Data-parallel size (default: ${DEFAULT-VALUE}).")
@@ -76,6 +82,12 @@ final class TrainCommand implements Callable<Integer> {
     int tp;
     @Option(names = "--pp", defaultValue = "1", description = "Pipeline-parallel size (default: ${DEFAULT-VALUE}).")
     int pp;
+    @Option(names = "--schedule", defaultValue = "1f1b", description = "Pipeline schedule: gpipe, 1f1b, interleaved, zb-h1 (default: ${DEFAULT-VALUE}).")
+    String schedule;
+    @Option(names = "--virtual-stages", defaultValue = "1", description = "Model chunks per pipeline rank, for --schedule interleaved (default: ${DEFAULT-VALUE}).")
+    int virtualStages;
+    @Option(names = "--print-schedule", description = "Print each pipeline rank's actions under --schedule (and its dry-run bubble) and exit.")
+    boolean printSchedule;
     @Option(names = "--cp", defaultValue = "1", description = "Context-parallel size (default: ${DEFAULT-VALUE}).")
     int cp;
     @Option(names = "--layout", description = "The mesh in one flag, e.g. dp2,pp2,cp2,tp2 (axes in any order, missing axes 1); instead of --dp/--pp/--cp/--tp.")
@@ -106,10 +118,18 @@ final class TrainCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (printSchedule) {
+            System.out.print(SchedulePrinter.report(Schedules.named(schedule), pp, microBatches, virtualStages));
+            return 0;
+        }
         if (resume != null && init != null) throw new UserError("--init and --resume exclude each other: --resume continues a run, --init starts a new one from weights");
         if (init != null && given("--preset")) {
             throw new UserError("--preset and --init exclude each other: --init takes the model config from " + init.resolve("config.json") + "; drop --preset");
         }
+        if (keep < 0) throw new UserError("--keep must be >= 0 (0 keeps every checkpoint), got " + keep);
+        // A run directory stands for its latest intact checkpoint; every checkpoint is verified before it is read.
+        if (resume != null) resume = checkpoint(resume, CheckpointCheck.Purpose.RESUME);
+        if (init != null) init = checkpoint(init, CheckpointCheck.Purpose.WEIGHTS);
         TrainOptions options;
         if (resume != null) {
             // A resumed run keeps the options it was started with; only its length, its layout,
@@ -142,7 +162,7 @@ final class TrainCommand implements Callable<Integer> {
         long memory = parseMemory(deviceMemory);
         Preflight.requireHostMemory(memory, devices);
         // Every output path is checked before any training time is spent.
-        Checkpoints.requireWritableParent(out);
+        Path runDir = CheckpointHistory.requireRunDirectory(out);
         Preflight.requireWritableFile("--metrics-out", metricsOut);
         Preflight.requireWritableFile("--trace", trace);
 
@@ -157,6 +177,7 @@ final class TrainCommand implements Callable<Integer> {
         Trainer.Hardware hardware = new Trainer.Hardware(threads, memory, profile, trace);
         try (Trainer trainer = new Trainer(options, layout, hardware, new Trainer.DpOptions(bucket, reshardAfterForward))) {
             RunSummary summary = new RunSummary(layout, model, T, options.tokensPerStep(), trainer.cluster().device(0).spec().peakFlops());
+            trainer.keepCheckpoints(keep);
             if (init != null) trainer.initFrom(init);
             if (resume != null) {
                 trainer.resumeFrom(resume);
@@ -176,10 +197,12 @@ final class TrainCommand implements Callable<Integer> {
                     progress.step(m);
                     summary.add(m);
                     metrics.write(m, summary);
-                }, out, saveEvery);
+                }, runDir, saveEvery);
             }
             System.err.print(SummaryTable.format(summary, profile));
-            System.err.println("fourfold: checkpoint written to " + out + " (try: ./fourfold generate --checkpoint " + out + ")");
+            for (String note : trainer.history().notes()) System.err.println("fourfold: note: " + note);
+            System.err.println("fourfold: checkpoint written to " + CheckpointHistory.latest(runDir) + " (" + runDir.resolve(CheckpointHistory.LATEST)
+                    + " names it; try: ./fourfold generate --checkpoint " + runDir + ")");
             if (trace != null) System.err.println("fourfold: trace written to " + trace + " (open it in https://ui.perfetto.dev)");
             if (kernelTimes) System.out.print(KernelTimesTable.format(trainer.kernelProfile()));
         }
@@ -195,6 +218,13 @@ final class TrainCommand implements Callable<Integer> {
                     + " already sets every axis (missing axes are 1); drop " + String.join(", ", axisFlags) + " or --layout");
         }
         return LayoutSpec.parse("--layout", layoutSpec).layout(zero, microBatches, sequenceParallel);
+    }
+
+    /** The checkpoint that {@code given} names (a run directory: its latest intact one), verified; notes go to stderr. */
+    static Path checkpoint(Path given, CheckpointCheck.Purpose purpose) {
+        CheckpointHistory.Resolved r = CheckpointHistory.resolve(given, purpose);
+        for (String note : r.notes()) System.err.println("fourfold: note: " + note);
+        return r.dir();
     }
 
     private boolean given(String option) {

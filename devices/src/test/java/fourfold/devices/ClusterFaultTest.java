@@ -5,10 +5,12 @@ import fourfold.devices.comm.CommHandle;
 import fourfold.devices.comm.ProcessGroup;
 import fourfold.devices.comm.ReduceOp;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 
 import java.lang.foreign.MemorySegment;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
@@ -20,9 +22,17 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * aborted, no rank or comm thread left running, no device memory left allocated, and the cluster
  * usable for the next run. A rank that skips a collective makes the others time out naming it;
  * mismatched sizes give an error that names both sizes.
+ *
+ * <p>"Promptly" is checked by what ended the run, never by how long it took (a busy host may take
+ * seconds): an abort ends the other ranks with {@link ClusterAbortedException}, while a rank that
+ * was left waiting would end, after the collective timeout, with {@link CollectiveTimeoutException}.
+ * That timeout is long ({@link #NEVER}) where a timeout would be a failure.
  */
+@Timeout(value = 5, unit = TimeUnit.MINUTES) // a hang guard only: a run that hangs fails here instead of stalling the build
 class ClusterFaultTest {
     static final long MIB = 1 << 20;
+    /** A collective timeout no working run reaches, even on a slow or busy host. */
+    static final Duration NEVER = Duration.ofSeconds(60);
 
     private static Cluster cluster(int n, Duration timeout) {
         return new Cluster(new Mesh(n, 1, 1, 1), ClusterConfig.defaults()
@@ -31,8 +41,7 @@ class ClusterFaultTest {
 
     @Test
     void aRankFailingInsideACollectiveAbortsTheOthersPromptlyAndCleanly() {
-        try (Cluster c = cluster(4, Duration.ofSeconds(10))) {
-            long start = System.nanoTime();
+        try (Cluster c = cluster(4, NEVER)) {
             ClusterException e = assertThrows(ClusterException.class, () -> c.run(rank -> {
                 try (DeviceMemory.Block buf = rank.device().memory().allocate(MIB, MemoryTag.GRADS, "grads");
                      DeviceMemory.Block hog = rank.device().memory().allocate(rank.rank() == 2 ? 6 * MIB + MIB / 2 : 0, MemoryTag.PARAMS, "hog")) {
@@ -42,14 +51,12 @@ class ClusterFaultTest {
                 }
                 return null;
             }));
-            double seconds = (System.nanoTime() - start) / 1e9;
-            assertTrue(seconds < 5, "the run must end well before the 10 s timeout, took " + seconds + " s");
             assertEquals(2, e.failedRank());
             assertInstanceOf(DeviceOutOfMemoryError.class, e.getCause());
             assertTrue(e.getMessage().startsWith("rank 2 (dp=2, pp=0, cp=0, tp=0) failed"), e.getMessage());
             for (int r : new int[] {0, 1, 3}) {
                 Throwable t = e.rankFailures().get(r);
-                assertInstanceOf(ClusterAbortedException.class, t, "rank " + r + " must end with ClusterAbortedException");
+                assertInstanceOf(ClusterAbortedException.class, t, "rank " + r + " must be ended by the abort (ClusterAbortedException), not by the collective timeout");
                 assertEquals(2, ((ClusterAbortedException) t).failedRank());
                 assertTrue(t.getMessage().contains("rank 2 failed"), t.getMessage());
             }
@@ -69,8 +76,7 @@ class ClusterFaultTest {
 
     @Test
     void aRankThrowingWhileItsAsyncCollectiveIsInFlightAbortsEveryone() {
-        try (Cluster c = cluster(4, Duration.ofSeconds(10))) {
-            long start = System.nanoTime();
+        try (Cluster c = cluster(4, NEVER)) {
             ClusterException e = assertThrows(ClusterException.class, () -> c.run(rank -> {
                 try (DeviceMemory.Block buf = rank.device().memory().allocate(4 * MIB, MemoryTag.GRADS, "grads")) {
                     ProcessGroup dp = rank.group(Axis.DP);
@@ -83,12 +89,11 @@ class ClusterFaultTest {
                 }
                 return null;
             }));
-            assertTrue((System.nanoTime() - start) / 1e9 < 5, "the run must end well before the timeout");
             assertEquals(1, e.failedRank());
             assertInstanceOf(IllegalStateException.class, e.getCause());
             assertTrue(e.getMessage().contains("loss is NaN on rank 1"), e.getMessage());
             for (int r : new int[] {0, 2, 3}) {
-                assertInstanceOf(ClusterAbortedException.class, e.rankFailures().get(r), "rank " + r);
+                assertInstanceOf(ClusterAbortedException.class, e.rankFailures().get(r), "rank " + r + " must be ended by the abort, not by the collective timeout");
             }
             assertCleanAfterRun(c);
         }
@@ -106,7 +111,7 @@ class ClusterFaultTest {
                 return null;
             }));
             double seconds = (System.nanoTime() - start) / 1e9;
-            assertTrue(seconds < 3, "a 300 ms timeout must end the run quickly, took " + seconds + " s");
+            assertTrue(seconds >= 0.3, "the ranks that joined waited the whole 300 ms timeout before failing, not " + seconds + " s");
             assertInstanceOf(CollectiveTimeoutException.class, e.getCause());
             String msg = e.getCause().getMessage();
             assertTrue(msg.contains("allReduce #0 on group dp"), msg);
@@ -117,7 +122,7 @@ class ClusterFaultTest {
 
     @Test
     void mismatchedSizesAcrossRanksGiveAnErrorNamingBothSizes() {
-        try (Cluster c = cluster(3, Duration.ofSeconds(10))) {
+        try (Cluster c = cluster(3, NEVER)) {
             ClusterException e = assertThrows(ClusterException.class, () -> c.run(rank -> {
                 long floats = rank.rank() == 1 ? 101 : 100;
                 try (DeviceMemory.Block buf = rank.device().memory().allocate(floats * 4, MemoryTag.GRADS, "grads")) {
@@ -147,7 +152,7 @@ class ClusterFaultTest {
 
     @Test
     void localMisuseIsRefusedBeforeAnythingMoves() {
-        try (Cluster c = cluster(2, Duration.ofSeconds(10))) {
+        try (Cluster c = cluster(2, NEVER)) {
             ClusterException e = assertThrows(ClusterException.class, () -> c.run(rank -> {
                 try (DeviceMemory.Block in = rank.device().memory().allocate(400, MemoryTag.GRADS, "in");
                      DeviceMemory.Block out = rank.device().memory().allocate(rank.rank() == 0 ? 200 : 196, MemoryTag.GRADS, "out")) {

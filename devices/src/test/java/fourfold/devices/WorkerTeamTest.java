@@ -52,7 +52,7 @@ class WorkerTeamTest {
                     threads.add(Thread.currentThread().getName());
                     both.countDown();
                     try {
-                        assertTrue(both.await(10, java.util.concurrent.TimeUnit.SECONDS), "the other chunk never ran concurrently");
+                        assertTrue(both.await(60, java.util.concurrent.TimeUnit.SECONDS), "the other chunk did not run concurrently within 60 s (a hang guard)");
                     } catch (InterruptedException ex) {
                         throw new IllegalStateException(ex);
                     }

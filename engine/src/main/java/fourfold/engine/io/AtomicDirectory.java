@@ -78,6 +78,7 @@ public final class AtomicDirectory {
         try {
             contents.writeTo(tmp);
             syncTree(tmp);
+            CrashPoints.reached("directory-written");
             if (Files.exists(abs)) {
                 Path old = parent.resolve("." + name + ".old-" + tmp.getFileName().toString().substring(name.length() + 6));
                 Files.move(abs, old, StandardCopyOption.ATOMIC_MOVE);
@@ -170,7 +171,7 @@ public final class AtomicDirectory {
     }
 
     /** fsync of a directory: Linux supports it through a read-only channel; elsewhere it is skipped. */
-    private static void syncDir(Path dir) {
+    static void syncDir(Path dir) {
         try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
             ch.force(true);
         } catch (IOException e) {
@@ -178,7 +179,7 @@ public final class AtomicDirectory {
         }
     }
 
-    static void deleteTree(Path root) throws IOException {
+    public static void deleteTree(Path root) throws IOException {
         if (!Files.exists(root)) return;
         try (Stream<Path> s = Files.walk(root)) {
             for (Path p : s.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);

@@ -41,7 +41,9 @@ import java.util.Map;
  * single tensor is read.
  *
  * <p>Tensors are read on demand: {@link #floats} / {@link #ints} into Java arrays, or
- * {@link #readInto} straight into device memory.
+ * {@link #readInto} straight into device memory. When the file carries checksums (the
+ * {@code crc32c.NAME} metadata that {@link SafetensorsWriter} writes), every read checks the
+ * bytes it read against them, and {@link #verifyAll} checks every tensor without keeping it.
  */
 public final class SafetensorsReader implements AutoCloseable {
     /** The safetensors library refuses headers above 100 MB; so do we. */
@@ -244,6 +246,62 @@ public final class SafetensorsReader implements AutoCloseable {
         return metadata;
     }
 
+    /** Whether the file carries per-tensor checksums (files of other tools usually do not). */
+    public boolean hasChecksums() {
+        for (String k : metadata.keySet()) if (k.startsWith(Checksums.ALGORITHM + ".")) return true;
+        return false;
+    }
+
+    /** The checksum stored for {@code name}, or null. */
+    public String storedChecksum(String name) {
+        return metadata.get(SafetensorsWriter.checksumKey(name));
+    }
+
+    /**
+     * Why tensor {@code name} fails its checksum (it names file, tensor and both sums), or null
+     * when it holds or the file has no checksums. Reads the tensor's bytes, keeping none.
+     */
+    public String checksumProblem(String name) {
+        TensorInfo t = info(name);
+        Checksums.Running crc = new Checksums.Running();
+        byte[] chunk = new byte[(int) Math.min(CHUNK, Math.max(1, t.byteSize()))];
+        ByteBuffer buf = ByteBuffer.wrap(chunk);
+        for (long done = 0; done < t.byteSize(); ) {
+            int n = (int) Math.min(chunk.length, t.byteSize() - done);
+            buf.clear().limit(n);
+            readOrFail(buf, dataStart + t.begin() + done);
+            crc.add(chunk, 0, n);
+            done += n;
+        }
+        return mismatch(t, crc);
+    }
+
+    /** Checks every tensor against its checksum; the first that fails is a {@link UserError}. */
+    public void verifyAll() {
+        for (String name : tensors.keySet()) {
+            String problem = checksumProblem(name);
+            if (problem != null) throw new UserError(problem);
+        }
+    }
+
+    private String mismatch(TensorInfo t, Checksums.Running computed) {
+        if (!hasChecksums()) return null;
+        String stored = storedChecksum(t.name());
+        if (stored == null) {
+            return "damaged safetensors file " + path + ": tensor \"" + t.name() + "\" has no " + Checksums.ALGORITHM
+                    + " checksum, though the file's other tensors have one; use another checkpoint";
+        }
+        String got = computed.hex();
+        if (got.equals(stored)) return null;
+        return "damaged safetensors file " + path + ": tensor \"" + t.name() + "\" does not match its checksum (" + Checksums.ALGORITHM
+                + " " + got + ", saved " + stored + "): its bytes changed after it was written; use another checkpoint";
+    }
+
+    private void requireChecksum(TensorInfo t, Checksums.Running computed) {
+        String problem = mismatch(t, computed);
+        if (problem != null) throw new UserError(problem);
+    }
+
     /** Tensor names in header order. */
     public List<String> names() {
         return List.copyOf(tensors.keySet());
@@ -338,13 +396,16 @@ public final class SafetensorsReader implements AutoCloseable {
         byte[] chunk = new byte[(int) Math.min(CHUNK, Math.max(4, t.byteSize()))];
         ByteBuffer buf = ByteBuffer.wrap(chunk);
         MemorySegment src = MemorySegment.ofArray(chunk);
+        Checksums.Running crc = new Checksums.Running();
         for (long done = 0; done < t.byteSize(); ) {
             int n = (int) Math.min(chunk.length, t.byteSize() - done);
             buf.clear().limit(n);
             readOrFail(buf, dataStart + t.begin() + done);
+            crc.add(chunk, 0, n);
             MemorySegment.copy(src, LE_F32, 0, dst, ValueLayout.JAVA_FLOAT_UNALIGNED, done, n / Float.BYTES);
             done += n;
         }
+        requireChecksum(t, crc);
     }
 
     private int arrayLength(TensorInfo t) {
@@ -357,6 +418,9 @@ public final class SafetensorsReader implements AutoCloseable {
     private byte[] readBytes(TensorInfo t) {
         byte[] raw = new byte[(int) t.byteSize()];
         readOrFail(ByteBuffer.wrap(raw), dataStart + t.begin());
+        Checksums.Running crc = new Checksums.Running();
+        crc.add(raw, 0, raw.length);
+        requireChecksum(t, crc);
         return raw;
     }
 

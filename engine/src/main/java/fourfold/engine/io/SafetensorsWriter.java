@@ -20,6 +20,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -38,7 +39,10 @@ import java.util.Set;
  * absent.
  *
  * <p>The metadata starts as {@code {"format": "pt"}}: transformers' {@code from_pretrained}
- * refuses a safetensors checkpoint without it.
+ * refuses a safetensors checkpoint without it. Every tensor's CRC32C ({@link Checksums}) is added
+ * as {@code "crc32c.NAME": "8 hex digits"}, strings like all metadata, so any safetensors reader
+ * still loads the file. The sums are computed while the data is written and the header is
+ * rewritten in place at the end (hex digits have a fixed width, so its length does not change).
  */
 public final class SafetensorsWriter {
     private static final ValueLayout.OfFloat LE_F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
@@ -96,14 +100,18 @@ public final class SafetensorsWriter {
         return this;
     }
 
-    /** The header JSON, padded with spaces to a multiple of 8 bytes. */
-    byte[] header() {
+    /** The metadata key of a tensor's checksum. */
+    public static String checksumKey(String tensor) {
+        return Checksums.ALGORITHM + "." + tensor;
+    }
+
+    /** The header JSON with these tensor checksums, padded with spaces to a multiple of 8 bytes. */
+    byte[] header(List<String> checksums) {
         JsonObject h = new JsonObject();
-        if (!metadata.isEmpty()) {
-            JsonObject m = new JsonObject();
-            metadata.forEach(m::addProperty);
-            h.add("__metadata__", m);
-        }
+        JsonObject m = new JsonObject();
+        metadata.forEach(m::addProperty);
+        for (int i = 0; i < entries.size(); i++) m.addProperty(checksumKey(entries.get(i).name), checksums.get(i));
+        if (!m.isEmpty()) h.add("__metadata__", m);
         long offset = 0;
         for (Entry e : entries) {
             long bytes = Shape.numel(e.shape) * e.dtype.bytes();
@@ -134,13 +142,21 @@ public final class SafetensorsWriter {
         try {
             tmp = Files.createTempFile(dir, "." + file.getFileName() + ".", ".tmp");
             try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
-                byte[] header = header();
-                ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(0, header.length);
+                byte[] placeholder = header(Collections.nCopies(entries.size(), Checksums.hex(0)));
+                ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(0, placeholder.length);
                 writeFully(ch, len);
-                writeFully(ch, ByteBuffer.wrap(header));
+                writeFully(ch, ByteBuffer.wrap(placeholder));
                 ByteBuffer stage = ByteBuffer.allocateDirect(CHUNK);
                 MemorySegment stageSeg = MemorySegment.ofBuffer(stage);
-                for (Entry e : entries) writeEntry(ch, e, stage, stageSeg);
+                List<String> checksums = new ArrayList<>();
+                for (Entry e : entries) {
+                    checksums.add(writeEntry(ch, e, stage, stageSeg));
+                    CrashPoints.reached(file.getFileName() + ":" + checksums.size());
+                }
+                byte[] header = header(checksums);
+                if (header.length != placeholder.length) throw new IllegalStateException("safetensors header changed length");
+                ch.position(8);
+                writeFully(ch, ByteBuffer.wrap(header));
                 ch.force(true);
             }
             Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
@@ -160,7 +176,9 @@ public final class SafetensorsWriter {
         }
     }
 
-    private static void writeEntry(FileChannel ch, Entry e, ByteBuffer stage, MemorySegment stageSeg) throws IOException {
+    /** Writes one tensor's bytes and returns their checksum. */
+    private static String writeEntry(FileChannel ch, Entry e, ByteBuffer stage, MemorySegment stageSeg) throws IOException {
+        Checksums.Running crc = new Checksums.Running();
         int elem = e.dtype.bytes();
         long total = Shape.numel(e.shape);
         int perChunk = CHUNK / elem;
@@ -169,9 +187,11 @@ public final class SafetensorsWriter {
             // Copy with an explicit little-endian layout on the file side: correct on any host order.
             MemorySegment.copy(e.source, e.layout, done * elem, stageSeg, e.dtype == DType.F32 ? LE_F32 : LE_I32, 0, n);
             stage.clear().limit(n * elem);
+            crc.add(stage);
             writeFully(ch, stage);
             done += n;
         }
+        return crc.hex();
     }
 
     private static void writeFully(FileChannel ch, ByteBuffer buf) throws IOException {

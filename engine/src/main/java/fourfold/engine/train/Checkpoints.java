@@ -4,11 +4,12 @@ import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
+import com.google.gson.JsonPrimitive;
 import fourfold.engine.UserError;
 import fourfold.engine.data.Sampling;
 import fourfold.engine.io.AtomicDirectory;
 import fourfold.engine.io.HfNames;
-import fourfold.engine.io.OutputPaths;
+import fourfold.engine.io.Manifest;
 import fourfold.engine.io.SafetensorsReader;
 import fourfold.engine.io.SafetensorsWriter;
 import fourfold.engine.model.LlamaConfig;
@@ -16,6 +17,8 @@ import fourfold.engine.model.LlamaConfig;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 
@@ -33,6 +36,10 @@ public final class Checkpoints {
 
     public static LlamaConfig readConfig(Path dir) {
         requireCheckpoint(dir);
+        return parseConfig(dir);
+    }
+
+    static LlamaConfig parseConfig(Path dir) {
         Path file = dir.resolve("config.json");
         try {
             return LlamaConfig.readHfJson(file);
@@ -41,14 +48,6 @@ public final class Checkpoints {
             if (e.getMessage().contains(file.toString())) throw e;
             throw new UserError(file + ": " + e.getMessage() + "; fix config.json or use another checkpoint", e);
         }
-    }
-
-    /** Refuses an output whose parent cannot be written, before any training time is spent. */
-    public static void requireWritableParent(Path out) {
-        if (Files.exists(out) && !Files.isDirectory(out)) {
-            throw new UserError("cannot write checkpoint " + out + ": it exists and is not a directory; choose another --out");
-        }
-        OutputPaths.requireCreatable(out, "checkpoint " + out, "choose another --out");
     }
 
     private static void requireCheckpoint(Path dir) {
@@ -69,12 +68,8 @@ public final class Checkpoints {
      */
     public static void requireWeights(Path dir, LlamaConfig config) {
         requireCheckpoint(dir);
-        try (SafetensorsReader r = SafetensorsReader.open(dir.resolve("model.safetensors"))) {
-            try {
-                HfNames.requireMatches(r, config);
-            } catch (UserError e) {
-                throw new UserError(e.getMessage() + "; config.json and model.safetensors of " + dir + " must come from the same model", e);
-            }
+        try (SafetensorsReader r = SafetensorsReader.open(dir.resolve(CheckpointCheck.MODEL))) {
+            CheckpointCheck.requireMatches(r, config, dir);
         }
     }
 
@@ -83,17 +78,32 @@ public final class Checkpoints {
 
     /** Writes a checkpoint to {@code dir}, atomically replacing an older one. */
     public static void write(Path dir, TrainOptions options, Layout layout, int step, State state) {
-        AtomicDirectory.write(dir, tmp -> {
-            options.model().writeHfJson(tmp.resolve("config.json"));
+        AtomicDirectory.write(dir, contents(options, layout, step, state));
+    }
+
+    /**
+     * The files of a checkpoint, written into an empty directory: config.json, model.safetensors
+     * and optimizer.safetensors (each tensor with its checksum), trainer.json, and last
+     * manifest.json (sizes, checksums of the JSON files, step, layout, parameter count).
+     */
+    public static AtomicDirectory.Contents contents(TrainOptions options, Layout layout, int step, State state) {
+        return tmp -> {
+            options.model().writeHfJson(tmp.resolve(CheckpointCheck.CONFIG));
             SafetensorsWriter model = new SafetensorsWriter().metadata("format", "pt");
             state.weights().forEach((name, values) -> model.add(name, values, state.shapes().get(name)));
-            model.write(tmp.resolve("model.safetensors"));
+            model.write(tmp.resolve(CheckpointCheck.MODEL));
             SafetensorsWriter opt = new SafetensorsWriter();
             state.expAvg().forEach((name, values) -> opt.add(name + ".exp_avg", values, state.shapes().get(name)));
             state.expAvgSq().forEach((name, values) -> opt.add(name + ".exp_avg_sq", values, state.shapes().get(name)));
-            opt.write(tmp.resolve("optimizer.safetensors"));
-            Files.writeString(tmp.resolve("trainer.json"), GSON.toJson(trainerState(options, layout, step)));
-        });
+            opt.write(tmp.resolve(CheckpointCheck.OPTIMIZER));
+            Files.writeString(tmp.resolve(CheckpointCheck.TRAINER), GSON.toJson(trainerState(options, layout, step)));
+            Map<String, JsonElement> info = new LinkedHashMap<>();
+            info.put("step", new JsonPrimitive(step));
+            info.put("layout", new JsonPrimitive(layout.toString()));
+            info.put("parameters", new JsonPrimitive(options.model().parameterCount()));
+            Manifest.describe(tmp, info, List.of(CheckpointCheck.CONFIG, CheckpointCheck.TRAINER),
+                    List.of(CheckpointCheck.MODEL, CheckpointCheck.OPTIMIZER)).write(tmp);
+        };
     }
 
     private static JsonObject trainerState(TrainOptions o, Layout layout, int step) {
@@ -210,15 +220,7 @@ public final class Checkpoints {
             throw new UserError("checkpoint " + dir + " has no optimizer.safetensors, so it cannot be resumed; use --init to start a new run from its weights");
         }
         try (SafetensorsReader r = SafetensorsReader.open(f)) {
-            for (HfNames.Param p : HfNames.params(readConfig(dir))) {
-                for (String moment : new String[]{".exp_avg", ".exp_avg_sq"}) {
-                    if (!r.has(p.name() + moment)) {
-                        throw new UserError("checkpoint " + f + " has no tensor \"" + p.name() + moment + "\", so the run cannot be resumed;"
-                                + " use --init to start a new run from its weights");
-                    }
-                    r.require(p.name() + moment, p.shape());
-                }
-            }
+            CheckpointCheck.requireMoments(r, readConfig(dir));
         }
         return f;
     }

@@ -66,6 +66,8 @@ public final class Trainer implements AutoCloseable {
     private int kernelTimesFrom;       // steps after the start step that are not timed (JIT warm-up)
     private final double[] timedSeconds;
     private final int[] timedSteps;
+    private int keepCheckpoints = CheckpointHistory.DEFAULT_KEEP;
+    private CheckpointHistory history; // rank 0's, from the first save on
 
     public Trainer(TrainOptions options, Layout layout, Hardware hardware) {
         this(options, layout, hardware, DpOptions.DEFAULT);
@@ -157,6 +159,16 @@ public final class Trainer implements AutoCloseable {
         return new KernelProfile(n, startStep + kernelTimesFrom + 1, timedSteps[0], seconds / n, KernelTimes.sum(Arrays.asList(kernelTimes)));
     }
 
+    /** How many step directories each save keeps in the run directory (0: all). */
+    public void keepCheckpoints(int keep) {
+        this.keepCheckpoints = keep;
+    }
+
+    /** The checkpoints saved so far (null before the first save). */
+    public CheckpointHistory history() {
+        return history;
+    }
+
     /** Starts from a checkpoint's weights with a fresh optimizer (the config must match). */
     public void initFrom(Path checkpoint) {
         Checkpoints.requireSameConfig(options.model(), checkpoint);
@@ -176,7 +188,7 @@ public final class Trainer implements AutoCloseable {
 
     /**
      * Trains from the start step to {@code options.steps()}, reporting each step to {@code listener}
-     * (from rank 0's thread), saving to {@code out} every {@code saveEvery} steps (0: never) and at
+     * (from rank 0's thread), saving to run directory {@code out} every {@code saveEvery} steps (0: never) and at
      * the end (when out is not null). Returns the final full weights by Hugging Face name.
      */
     public Map<String, float[]> train(Consumer<StepMetrics> listener, Path out, int saveEvery) {
@@ -325,7 +337,10 @@ public final class Trainer implements AutoCloseable {
                 (k == 0 ? m : v).put(p.name(), gatherShards(p, assembled, tp));
             }
         }
-        if (rank.rank() == 0) Checkpoints.write(out, options, layout, step, new Checkpoints.State(weights, shapes, m, v));
+        if (rank.rank() == 0) {
+            if (history == null) history = new CheckpointHistory(out, keepCheckpoints, startStep);
+            history.save(step, Checkpoints.contents(options, layout, step, new Checkpoints.State(weights, shapes, m, v)));
+        }
         rank.group(Axis.DP, Axis.PP, Axis.CP, Axis.TP).barrier();
     }
 

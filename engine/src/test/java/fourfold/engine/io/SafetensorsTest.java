@@ -65,11 +65,13 @@ class SafetensorsTest {
     void writerProducesExactlyTheSpecifiedBytes() throws IOException {
         Path f = dir.resolve("a.safetensors");
         new SafetensorsWriter().add("a", new float[] {1f, -2f}, 2).addInts("ids", new int[] {7, 300}, 1, 2).write(f);
-        String json = "{\"__metadata__\":{\"format\":\"pt\"},"
+        // Each tensor's CRC32C over its little-endian bytes, computed here with the JDK's CRC32C.
+        byte[] a = le(4, Float.floatToIntBits(1f), Float.floatToIntBits(-2f)), ids = le(4, 7, 300);
+        String json = "{\"__metadata__\":{\"format\":\"pt\",\"crc32c.a\":\"" + crc32c(a) + "\",\"crc32c.ids\":\"" + crc32c(ids) + "\"},"
                 + "\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
                 + "\"ids\":{\"dtype\":\"I32\",\"shape\":[1,2],\"data_offsets\":[8,16]}}";
         String padded = json + " ".repeat((8 - json.length() % 8) % 8); // data starts 8-byte aligned
-        byte[] expected = rawFile(padded, concat(le(4, Float.floatToIntBits(1f), Float.floatToIntBits(-2f)), le(4, 7, 300)));
+        byte[] expected = rawFile(padded, concat(a, ids));
         assertArrayEquals(expected, Files.readAllBytes(f), "header length, padded header and little-endian data");
         assertEquals(0, (8 + padded.length()) % 8);
         try (var dirList = Files.list(dir)) {
@@ -126,7 +128,9 @@ class SafetensorsTest {
                     .addInts("tok", new int[] {0, 255, 17}, 3).write(f);
 
             try (SafetensorsReader r = SafetensorsReader.open(f)) {
-                assertEquals(Map.of("format", "pt", "note", "rt"), r.metadata());
+                assertEquals(Map.of("format", "pt", "note", "rt"), Map.of("format", r.metadata().get("format"), "note", r.metadata().get("note")));
+                assertEquals(java.util.Set.of("format", "note", "crc32c.big", "crc32c.seg", "crc32c.tok"), r.metadata().keySet(),
+                        "the metadata: the caller's, and a checksum per tensor");
                 assertArrayEquals(big, r.floats("big", 600, 500), "bitwise identical floats");
                 assertArrayEquals(new float[] {0, 1.5f, 3, 4.5f, 6, 7.5f}, r.floats("seg", 2, 3));
                 assertArrayEquals(new int[] {0, 255, 17}, r.ints("tok"));
@@ -137,6 +141,47 @@ class SafetensorsTest {
                 IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> r.readInto("seg", arena.allocate(20)));
                 assertTrue(e.getMessage().contains("20 bytes") && e.getMessage().contains("expected 24"), e.getMessage());
             }
+        }
+    }
+
+    private static String crc32c(byte[] bytes) {
+        java.util.zip.CRC32C c = new java.util.zip.CRC32C();
+        c.update(bytes);
+        return String.format("%08x", c.getValue());
+    }
+
+    @Test
+    void aFlippedDataByteFailsThatTensorsChecksumOnEveryRead() throws IOException {
+        Path f = dir.resolve("flip.safetensors");
+        float[] big = new float[300_000]; // spans more than one 1 MB read chunk
+        for (int i = 0; i < big.length; i++) big[i] = i * 0.25f;
+        try (Arena arena = Arena.ofConfined()) {
+            new SafetensorsWriter().add("first", new float[] {1, 2, 3}, 3).add("big", big, 300_000).write(f);
+            byte[] bytes = Files.readAllBytes(f);
+            bytes[bytes.length - 9] ^= 0x10; // inside "big", the last tensor, not in the header
+            Files.write(f, bytes);
+            try (SafetensorsReader r = SafetensorsReader.open(f)) {
+                assertTrue(r.hasChecksums());
+                assertArrayEquals(new float[] {1, 2, 3}, r.floats("first"), "an intact tensor still reads");
+                assertEquals(null, r.checksumProblem("first"));
+                MemorySegment dst = arena.allocate(4L * big.length, 64);
+                for (var read : List.<org.junit.jupiter.api.function.Executable>of(() -> r.floats("big"), () -> r.readInto("big", dst), r::verifyAll)) {
+                    UserError e = assertThrows(UserError.class, read);
+                    assertTrue(e.getMessage().contains(f + ": tensor \"big\" does not match its checksum (crc32c ")
+                            && e.getMessage().contains("saved " + crc32c(le(4, java.util.stream.IntStream.range(0, big.length)
+                            .mapToLong(i -> Float.floatToIntBits(big[i])).toArray()))), e.getMessage());
+                }
+            }
+        }
+    }
+
+    @Test
+    void aFileWithoutChecksumsStillReads() throws IOException {
+        Path f = file("plain.safetensors", rawFile("{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", le(4, Float.floatToIntBits(2f))));
+        try (SafetensorsReader r = SafetensorsReader.open(f)) {
+            assertFalse(r.hasChecksums());
+            assertArrayEquals(new float[] {2f}, r.floats("w"));
+            r.verifyAll();
         }
     }
 

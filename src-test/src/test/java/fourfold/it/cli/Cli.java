@@ -60,6 +60,15 @@ final class Cli {
         }
     }
 
+    /** Checks the one-line user error (exit 2) of {@code r} and returns the message after "fourfold: error: ". */
+    static String error(Run r) {
+        return r.requireOneLineError(2).substring("fourfold: error: ".length());
+    }
+
+    static void assertMentions(String message, String... parts) {
+        for (String p : parts) assertTrue(message.contains(p), "the message should mention '" + p + "': " + message);
+    }
+
     /** No stack trace, and no Java exception or class names leaking into a message meant for users. */
     static void assertNoStackTrace(Run r) {
         for (String bad : List.of("\tat ", "Exception", "java.", "Caused by")) {
@@ -92,14 +101,8 @@ final class Cli {
      * modules is dropped from stderr: the launcher's users see it too, and it is not fourfold's.
      */
     static Run runInNewJvm(List<String> jvmOptions, String... args) {
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        List<String> cmd = new ArrayList<>(List.of(java, "--add-modules=jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED"));
-        cmd.addAll(jvmOptions);
-        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName()));
-        cmd.addAll(List.of(args));
         try {
-            Process p = new ProcessBuilder(cmd).start();
-            p.getOutputStream().close();
+            Process p = startInNewJvm(jvmOptions, args);
             byte[] out = p.getInputStream().readAllBytes(), err = p.getErrorStream().readAllBytes();
             int code = p.waitFor();
             String errText = new String(err, StandardCharsets.UTF_8).lines()
@@ -115,11 +118,30 @@ final class Cli {
         }
     }
 
+    /** Starts the command in a new JVM (with the launcher's JVM flags) and returns the running process; stdin is closed. */
+    static Process startInNewJvm(List<String> jvmOptions, String... args) throws IOException {
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        List<String> cmd = new ArrayList<>(List.of(java, "--add-modules=jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
+                "--add-exports=java.base/jdk.internal.ref=ALL-UNNAMED", "--add-opens=java.base/java.lang.reflect=ALL-UNNAMED",
+                "--add-exports=java.base/sun.nio.ch=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow", "-Dchronicle.analytics.disable=true"));
+        cmd.addAll(jvmOptions);
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName()));
+        cmd.addAll(List.of(args));
+        Process p = new ProcessBuilder(cmd).start();
+        p.getOutputStream().close();
+        return p;
+    }
+
     /**
      * `fourfold train` with the {@link #TINY} settings and {@code more} flags; a flag in {@code more}
      * replaces the TINY one (picocli refuses an option given twice).
      */
     static Run train(Object... more) {
+        return run(trainArgs(more));
+    }
+
+    /** The arguments of {@link #train}. */
+    static String[] trainArgs(Object... more) {
         List<String> extra = Arrays.stream(more).map(Object::toString).toList();
         List<String> args = new ArrayList<>(List.of("train"));
         for (int i = 0; i < TINY.size(); i++) {
@@ -132,7 +154,7 @@ final class Cli {
             if (hasValue) i++;
         }
         args.addAll(extra);
-        return run(args.toArray(String[]::new));
+        return args.toArray(String[]::new);
     }
 
     /**
@@ -142,6 +164,11 @@ final class Cli {
      * a folder that does not exist yet, and no --no-progress (the test's stderr is no terminal).
      */
     record Fixture(Path dir, Path corpus, Path checkpoint, Path metrics, Run run) {
+        /** The checkpoint the run saved at its end: {@code checkpoint} is its run directory. */
+        Path step() {
+            return checkpoint.resolve("step-000003");
+        }
+
         private static Fixture instance;
 
         static synchronized Fixture get() {
@@ -193,6 +220,15 @@ final class Cli {
     static byte[] read(Path file) {
         try {
             return Files.readAllBytes(file);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** The checkpoint that a run directory's {@code latest} file names. */
+    static Path latest(Path runDir) {
+        try {
+            return runDir.resolve(Files.readString(runDir.resolve("latest")).strip());
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }

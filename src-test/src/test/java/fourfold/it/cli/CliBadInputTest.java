@@ -12,6 +12,8 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 
+import static fourfold.it.cli.Cli.assertMentions;
+import static fourfold.it.cli.Cli.error;
 import static fourfold.it.cli.Cli.run;
 import static fourfold.it.cli.Cli.train;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -34,17 +36,10 @@ class CliBadInputTest {
     @BeforeAll
     static void trainOnce() {
         corpus = Cli.Fixture.get().corpus();
-        good = Cli.Fixture.get().checkpoint();
+        good = Cli.Fixture.get().step();
     }
 
-    /** Runs the command, checks the one-line error and returns the message after "fourfold: error: ". */
-    private static String error(Cli.Run r) {
-        return r.requireOneLineError(2).substring("fourfold: error: ".length());
-    }
 
-    private static void assertMentions(String message, String... parts) {
-        for (String p : parts) assertTrue(message.contains(p), "the message should mention '" + p + "': " + message);
-    }
 
     // ---- data -----------------------------------------------------------------------------------
 
@@ -91,6 +86,14 @@ class CliBadInputTest {
     }
 
     // ---- layouts --------------------------------------------------------------------------------
+
+    @Test
+    void scheduleThatCannotRunTheseSizes() {
+        assertMentions(error(run("train", "--schedule", "pipedream", "--print-schedule")), "--schedule", "gpipe, 1f1b, interleaved, zb-h1");
+        assertMentions(error(run("train", "--pp", "4", "--micro-batches", "6", "--schedule", "interleaved", "--virtual-stages", "2", "--print-schedule")),
+                "--micro-batches 8");
+        assertMentions(error(run("train", "--pp", "4", "--micro-batches", "8", "--virtual-stages", "2", "--print-schedule")), "--virtual-stages 1");
+    }
 
     @Test
     void batchNotDivisibleByDpTimesMicroBatches() {
@@ -158,16 +161,22 @@ class CliBadInputTest {
         assertMentions(error(run("train", "--resume", ck3.toString(), "--steps", "6", "--out", ck3.toString(), "--no-progress")),
                 "trainer.json", "cannot be resumed", "--init");
         Files.writeString(ck3.resolve("config.json"), "{\"hidden_size\": 64, ");
+        assertMentions(error(run("eval", "--checkpoint", ck3.toString())), "config.json", "does not match its checksum in manifest.json");
+        // Without a manifest (a checkpoint of another tool), the JSON itself is refused.
+        Files.delete(ck3.resolve("manifest.json"));
         assertMentions(error(run("eval", "--checkpoint", ck3.toString())), "config.json", "not valid JSON");
     }
 
     @Test
     void checkpointWhoseWeightsDoNotMatchItsConfig() throws IOException {
-        // config.json of `tiny` (dim 128) beside the weights of `test` (dim 64).
+        // config.json of `tiny` (dim 128) beside the weights of `test` (dim 64). In a fourfold
+        // checkpoint the manifest's checksum already tells; in one without (another tool's), the shapes do.
         Path ck = Cli.copyDir(good, dir.resolve("mismatch"));
         String config = Files.readString(ck.resolve("config.json"))
                 .replace("\"hidden_size\": 64", "\"hidden_size\": 128").replace("\"head_dim\": 16", "\"head_dim\": 32");
         Files.writeString(ck.resolve("config.json"), config);
+        assertMentions(error(run("eval", "--checkpoint", ck.toString())), "config.json", "does not match its checksum");
+        Files.delete(ck.resolve("manifest.json"));
         assertMentions(error(run("eval", "--checkpoint", ck.toString())), "does not match", "model.embed_tokens.weight", "(256, 64)", "(256, 128)");
         assertMentions(error(train("--init", ck, "--preset", "tiny")), "--preset", "--init");
         assertMentions(error(run("train", "--init", ck.toString(), "--steps", "1", "--no-progress")), "does not match");
@@ -180,20 +189,22 @@ class CliBadInputTest {
         assertMentions(error(run("train", "--resume", ck.toString(), "--batch", "8", "--out", ck.toString())), "--batch", "--resume", "4");
         assertMentions(error(run("train", "--resume", ck.toString(), "--init", good.toString())), "--init", "--resume");
         // The same values as saved are fine (the original command line plus --resume), but the run is over.
-        assertMentions(error(run("train", "--resume", ck.toString(), "--batch", "4", "--seq", "16", "--preset", "test", "--device-memory", "64m", "--out", ck.toString())),
+        assertMentions(error(run("train", "--resume", ck.toString(), "--batch", "4", "--seq", "16", "--preset", "test", "--device-memory", "64m",
+                        "--out", dir.resolve("resume-options-run").toString())),
                 "already at step 3 of --steps 3", "raise --steps");
     }
 
     @Test
     void resumeAfterTheDataMoved() throws IOException {
-        Path ck = Cli.copyDir(good, dir.resolve("data-moved"));
-        Path gone = dir.resolve("moved-away.txt");
-        String trainer = Files.readString(ck.resolve("trainer.json"));
-        Files.writeString(ck.resolve("trainer.json"), trainer.replace(corpus.toString(), gone.toString()));
+        // A run on a copy of the corpus, which then moves (trainer.json cannot be edited: its checksum would tell).
+        Path gone = Files.copy(corpus, dir.resolve("moved-away.txt"));
+        Path ck = dir.resolve("data-moved");
+        train("--data", gone, "--steps", "2", "--out", ck).requireSuccess();
+        Files.delete(gone);
         assertMentions(error(run("train", "--resume", ck.toString(), "--steps", "4", "--out", ck.toString())),
                 gone.toString(), "does not exist any more", "--data");
         // Its new location is accepted (the one flag of a run's settings that may be given anew).
-        run("train", "--resume", ck.toString(), "--steps", "4", "--data", corpus.toString(), "--out", ck.toString(),
+        run("train", "--resume", ck.toString(), "--steps", "4", "--data", corpus.toString(), "--out", dir.resolve("data-moved-run").toString(),
                 "--device-memory", "64m", "--threads-per-device", "1", "--no-progress").requireSuccess();
     }
 
@@ -248,7 +259,6 @@ class CliBadInputTest {
         // Read once per JVM, at class load: each case needs a JVM of its own.
         Object[][] cases = {
                 {"-Dfourfold.gemm.kc=0", "-Dfourfold.gemm.kc must be a positive integer, got '0'"},
-                {"-Dfourfold.gemm.mc=100", "-Dfourfold.gemm.mc must be a positive multiple of"},
                 {"-Dfourfold.gemm.tile=8x8", "-Dfourfold.gemm.tile must be 6x2 or 4x4, got '8x8'"},
                 {"-Dfourfold.vectorBits=64", "-Dfourfold.vectorBits must be 128, 256 or 512, got '64'"},
         };
@@ -259,10 +269,28 @@ class CliBadInputTest {
     }
 
     @Test
+    void aBlockSizeOfAWholeNumberOfTileRowsIsAcceptedOnEveryTileAndAnyOtherIsRefused() {
+        // A blocks hold whole micro-tiles: 6 rows (6 x 2 tile, AVX2) or 4 (4 x 4, AVX-512). The tile
+        // comes from the vector width unless forced: both widths are tried, whatever this machine's.
+        // 96 is a multiple of both; 98 of neither (100 would pass with 4 rows); 0, -12 and 12x never.
+        for (String[] width : new String[][] {{"256", "6x2", "6"}, {"512", "4x4", "4"}}) {
+            String vectors = "-Dfourfold.vectorBits=" + width[0];
+            Cli.Run ok = Cli.runInNewJvm(List.of(vectors, "-Dfourfold.gemm.mc=96"), "--version").requireSuccess();
+            assertMentions(ok.out(), width[1] + " GEMM tile", "96-row A blocks");
+            for (String bad : List.of("98", "0", "-12", "12x")) {
+                String m = error(Cli.runInNewJvm(List.of(vectors, "-Dfourfold.gemm.mc=" + bad), "--version"));
+                assertMentions(m, "-Dfourfold.gemm.mc must be a positive multiple of " + width[2], "got '" + bad + "'", "FOURFOLD_JAVA_OPTS");
+            }
+        }
+    }
+
+    @Test
     void outOfDeviceMemoryExits3AndKeepsTheExistingCheckpoint() {
-        Path ck = Cli.copyDir(good, dir.resolve("survivor"));
+        Path runDir = dir.resolve("survivor");
+        Path ck = Cli.copyDir(good, runDir.resolve("step-000003"));
+        Cli.write(runDir.resolve("latest"), "step-000003\n".getBytes(StandardCharsets.UTF_8));
         Map<String, byte[]> before = Cli.snapshot(ck);
-        Cli.Run r = train("--data", corpus, "--device-memory", "1m", "--out", ck);
+        Cli.Run r = train("--data", corpus, "--device-memory", "1m", "--out", runDir);
         assertEquals(3, r.code(), () -> "exit code of\n" + r.describe());
         Cli.assertNoStackTrace(r);
         List<String> errors = r.errLines().stream().filter(l -> l.startsWith("fourfold: error: ")).toList();
@@ -272,8 +300,8 @@ class CliBadInputTest {
         assertTrue(r.errLines().size() <= 2 && r.errLines().getFirst().startsWith("fourfold:"), () -> "nothing but banner and error:\n" + r.describe());
         assertMentions(errors.get(0), "device 0 out of memory", "capacity 1.00 MiB", "--device-memory");
         Cli.assertSameFiles(before, ck, "a run that failed before saving");
-        try (var s = Files.list(dir)) {
-            assertFalse(s.anyMatch(p -> p.getFileName().toString().startsWith(".survivor.")), "no temporary directory left behind");
+        try (var s = Files.list(runDir)) {
+            assertEquals(List.of("latest", "step-000003"), s.map(p -> p.getFileName().toString()).sorted().toList(), "no temporary directory left behind");
         } catch (IOException e) {
             throw new java.io.UncheckedIOException(e);
         }

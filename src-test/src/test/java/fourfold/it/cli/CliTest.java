@@ -46,11 +46,16 @@ class CliTest {
 
     @Test
     void trainWritesACompleteCheckpoint() throws IOException {
-        for (String f : List.of("config.json", "model.safetensors", "optimizer.safetensors", "trainer.json")) {
+        // --out is the run directory: the step directory of the last save and a pointer to it.
+        Path runDir = checkpoint;
+        Path checkpoint = Cli.Fixture.get().step();
+        assertEquals("step-000003\n", Files.readString(runDir.resolve("latest")), "latest names the last step directory");
+        for (String f : List.of("config.json", "model.safetensors", "optimizer.safetensors", "trainer.json", "manifest.json")) {
             assertTrue(Files.isRegularFile(checkpoint.resolve(f)), "checkpoint file " + f);
         }
-        try (var s = Files.list(checkpoint.getParent())) {
-            assertEquals(List.of(), s.filter(p -> p.getFileName().toString().startsWith(".ck.")).toList(), "no temporary directories left beside the checkpoint");
+        try (var s = Files.list(runDir)) {
+            assertEquals(List.of("latest", "step-000003"), s.map(p -> p.getFileName().toString()).sorted().toList(),
+                    "the run directory holds the checkpoint and its pointer, no temporary files");
         }
         JsonObject config = json(checkpoint.resolve("config.json"));
         assertEquals(64, config.get("hidden_size").getAsInt(), "config.json of the `test` preset: hidden_size");
@@ -122,7 +127,7 @@ class CliTest {
         assertTrue(v.out().matches("fourfold \\d+\\.\\d+\\.\\d+ .*\\d+-lane \\(\\d+-bit\\) vectors, (6x2|4x4) GEMM tile, K blocks of \\d+, \\d+-row A blocks\\)\n"),
                 "version line with the machine's vector width and GEMM tile, got " + v.out());
         for (String[] help : List.of(new String[]{"--help"}, new String[]{"train", "--help"}, new String[]{"eval", "--help"},
-                new String[]{"generate", "--help"}, new String[]{"help", "train"})) {
+                new String[]{"generate", "--help"}, new String[]{"inspect", "--help"}, new String[]{"help", "train"})) {
             Cli.Run h = run(help).requireSuccess();
             assertTrue(h.out().startsWith("Usage: fourfold"), String.join(" ", help) + " prints usage on stdout");
             assertEquals("", h.err(), String.join(" ", help) + " prints nothing on stderr");
@@ -145,7 +150,8 @@ class CliTest {
             assertTrue(lines.get(s).startsWith("step     " + s + "/3 | loss ") && lines.get(s).contains(" | val "), "eval step line: " + lines.get(s));
         }
         assertTrue(lines.get(4).startsWith("run summary") && lines.get(7).startsWith("| single | 1 | "), "summary after the steps: " + lines);
-        assertEquals("fourfold: checkpoint written to " + checkpoint + " (try: ./fourfold generate --checkpoint " + checkpoint + ")", lines.get(8));
+        assertEquals("fourfold: checkpoint written to " + checkpoint.resolve("step-000003") + " (" + checkpoint.resolve("latest")
+                + " names it; try: ./fourfold generate --checkpoint " + checkpoint + ")", lines.get(8));
         assertEquals("", r.out(), "train prints its log on stderr, nothing on stdout");
     }
 
@@ -187,21 +193,26 @@ class CliTest {
                 "--out", half.toString(), "--metrics-out", dir.resolve("resumed.jsonl").toString()).requireSuccess();
         assertEquals(straight.subList(2, 4), losses(dir.resolve("resumed.jsonl")), "losses of steps 3-4, resumed vs uninterrupted");
         for (String f : List.of("model.safetensors", "optimizer.safetensors")) {
-            assertArrayEquals(read(dir.resolve("straight").resolve(f)), read(half.resolve(f)),
+            assertArrayEquals(read(Cli.latest(dir.resolve("straight")).resolve(f)), read(Cli.latest(half).resolve(f)),
                     f + ": 2 steps + resume to 4 must be byte-identical to 4 steps in one go");
         }
-        assertEquals(4, json(half.resolve("trainer.json")).get("step").getAsInt(), "trainer.json step after the resume");
+        assertEquals(4, json(Cli.latest(half).resolve("trainer.json")).get("step").getAsInt(), "trainer.json step after the resume");
+        try (var s = Files.list(half)) {
+            assertEquals(List.of("latest", "step-000002", "step-000004"), s.map(p -> p.getFileName().toString()).sorted().toList(),
+                    "resumed in place: the run directory keeps both saves");
+        }
     }
 
     @Test
     void initStartsFromWeightsWithAFreshOptimizerAndTheCheckpointsConfig() throws IOException {
         // No --preset: the model (the `test` preset's shape) comes from the checkpoint's config.json,
         // not from the default `tiny`. Another seed, so a fresh initialization would look different.
-        Path out = dir.resolve("from-init");
+        Path runDir = dir.resolve("from-init");
         Cli.Run r = run("train", "--init", checkpoint.toString(), "--data", corpus.toString(), "--steps", "1", "--batch", "4", "--seq", "16",
                 "--lr-schedule", "constant", "--lr", "1e-3", "--seed", "7", "--threads-per-device", "1", "--device-memory", "64m",
-                "--eval-windows", "8", "--no-progress", "--out", out.toString()).requireSuccess();
-        assertTrue(r.errLines().get(0).contains("model from " + checkpoint), "the banner names where the model came from: " + r.err());
+                "--eval-windows", "8", "--no-progress", "--out", runDir.toString()).requireSuccess();
+        Path out = Cli.latest(runDir), checkpoint = Cli.Fixture.get().step();
+        assertTrue(r.errLines().get(0).contains("model from " + checkpoint), "the banner names the checkpoint the run directory stood for: " + r.err());
         assertEquals(json(checkpoint.resolve("config.json")), json(out.resolve("config.json")), "config.json taken from the --init checkpoint");
         assertEquals(1, json(out.resolve("trainer.json")).get("step").getAsInt(), "a new run: step count starts at 0");
 
@@ -255,5 +266,15 @@ class CliTest {
             assertTrue(kernels > 0 && kernels <= step, what + "\nkernels take part of the step, never more than all of it");
             assertTrue(r.out().contains("| outside kernels"), what);
         }
+    }
+
+    @Test
+    void printScheduleShowsEachRanksActionsAndExits() {
+        Cli.Run r = run("train", "--pp", "4", "--micro-batches", "8", "--schedule", "zb-h1", "--print-schedule").requireSuccess();
+        assertTrue(r.out().startsWith("schedule zb-h1: pp 4, micro-batches 8, virtual stages 1\n"), r.out());
+        // the paper's bubble for F = B = W = 1: (p - 1) / (3m + p - 1) = 3 / 27
+        assertTrue(r.out().contains("bubble 0.1111 (mean over ranks)"), r.out());
+        assertTrue(r.out().contains("rank 3 | F0 B0 F1 B1 F2 B2 F3 B3 W0 F4"), r.out());
+        assertEquals("", r.err(), "nothing on stderr, no training");
     }
 }
