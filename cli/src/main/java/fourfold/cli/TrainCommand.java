@@ -119,7 +119,7 @@ final class TrainCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         if (printSchedule) {
-            System.out.print(SchedulePrinter.report(Schedules.named(schedule), pp, microBatches, virtualStages));
+            System.out.print(SchedulePrinter.report(Schedules.named(schedule), layout().pp(), microBatches, virtualStages));
             return 0;
         }
         if (resume != null && init != null) throw new UserError("--init and --resume exclude each other: --resume continues a run, --init starts a new one from weights");
