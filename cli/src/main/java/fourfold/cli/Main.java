@@ -14,7 +14,7 @@ import java.util.Properties;
 /** The `fourfold` command: train, evaluate and sample small Llama models on simulated GPUs. */
 @Command(name = "fourfold", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Train small Llama models with data, context, pipeline and tensor parallelism on simulated GPUs (CPU cores).",
-        subcommands = {TrainCommand.class, EvalCommand.class, GenerateCommand.class, InspectCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {TrainCommand.class, EvalCommand.class, GenerateCommand.class, InspectCommand.class, CompareCommand.class, PlotCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     public static final int EXIT_USER_ERROR = 2;
     public static final int EXIT_OUT_OF_MEMORY = 3;

@@ -1,8 +1,11 @@
 package fourfold.cli;
 
 import fourfold.devices.Bytes;
+import fourfold.devices.Device;
 import fourfold.devices.mpi.MpiHosting;
 import fourfold.engine.UserError;
+import fourfold.engine.cp.Algorithm;
+import fourfold.engine.cp.Sharding;
 import fourfold.engine.data.Sampling;
 import fourfold.engine.model.LlamaConfig;
 import fourfold.engine.pp.PipelineOptions;
@@ -10,7 +13,9 @@ import fourfold.engine.train.CheckpointCheck;
 import fourfold.engine.train.CheckpointHistory;
 import fourfold.engine.train.Checkpoints;
 import fourfold.engine.train.Layout;
+import fourfold.engine.train.LayoutSpec;
 import fourfold.engine.train.LrSchedule;
+import fourfold.engine.train.RunSummary;
 import fourfold.engine.train.StepMetrics;
 import fourfold.engine.train.TrainOptions;
 import fourfold.engine.train.Trainer;
@@ -21,6 +26,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
+import java.util.Objects;
 import java.util.concurrent.Callable;
 
 @Command(name = "train", mixinStandardHelpOptions = true,
@@ -98,6 +104,8 @@ final class TrainCommand implements Callable<Integer> {
     boolean docMask;
     @Option(names = "--doc-delimiter", description = "Document delimiter for --doc-mask, with Java escapes (default: \\n\\n, a blank line).")
     String docDelimiter;
+    @Option(names = "--layout", description = "The mesh in one flag, e.g. dp2,pp2,cp2,tp2 (axes in any order, missing axes 1); instead of --dp/--pp/--cp/--tp.")
+    String layoutSpec;
     @Option(names = "--zero", defaultValue = "0", description = "ZeRO stage 0-3 for data parallel (default: ${DEFAULT-VALUE}).")
     int zero;
     @Option(names = "--sequence-parallel", description = "Shard norm/residual activations over the tp group.")
@@ -108,7 +116,7 @@ final class TrainCommand implements Callable<Integer> {
     String deviceMemory;
     @Option(names = "--no-progress", description = "No progress bar (log lines only).")
     boolean noProgress;
-    @Option(names = "--profile", defaultValue = "cpu-local", description = "Hardware profile of the simulated clock: cpu-local, h100-nvlink-ib (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--profile", defaultValue = "h100-nvlink-ib", description = "Hardware profile of the simulated clock: cpu-local, h100-nvlink-ib (default: ${DEFAULT-VALUE}).")
     String profile;
     @Option(names = "--trace", description = "Write a Chrome trace (open in Perfetto or chrome://tracing) of the run's simulated time.")
     Path trace;
@@ -176,14 +184,12 @@ final class TrainCommand implements Callable<Integer> {
         if (virtualStages > 1 && !schedule.equals("interleaved")) {
             throw new UserError("--virtual-stages " + virtualStages + " needs --schedule interleaved; use --virtual-stages 1 or --schedule interleaved");
         }
-        Layout layout = new Layout(dp, pp, cp, tp, zero, microBatches, sequenceParallel)
-                .withPipeline(new PipelineOptions(schedule, virtualStages, stageLayers))
-                .withCp(cp, CpFlags.algorithm(cpAlgo), CpFlags.sharding(cpShard));
+        Layout layout = layout();
         if (printSchedule) {
             if (reports) System.out.print(PipelinePrint.format(layout, model));
             return 0;
         }
-        int devices = dp * pp * cp * tp;
+        int devices = layout.devices();
         // Under MPI each process hosts one device; the processes of one host share its cores.
         int devicesHere = mpi ? MpiHosting.processesOnThisHost() : devices;
         int threads = threadsPerDevice != null ? threadsPerDevice : Math.max(1, Runtime.getRuntime().availableProcessors() / Math.max(1, devicesHere));
@@ -208,6 +214,7 @@ final class TrainCommand implements Callable<Integer> {
         MpiHosting hosting = mpi ? MpiLaunch.start(devices) : null;
         try (Trainer trainer = new Trainer(options, layout, hardware, new Trainer.DpOptions(bucket, reshardAfterForward),
                 hosting != null ? hosting : MpiLaunch.inProcess())) {
+            RunSummary summary = new RunSummary(layout, model, T, options.tokensPerStep(), hostedDevice(trainer).spec().peakFlops());
             trainer.keepCheckpoints(keep);
             if (init != null) trainer.initFrom(init);
             if (resume != null) {
@@ -227,7 +234,8 @@ final class TrainCommand implements Callable<Integer> {
                 progress.start(trainer.startStep());
                 trainer.train(m -> {
                     progress.step(m);
-                    metrics.write(m);
+                    summary.add(m);
+                    metrics.write(m, summary);
                     if (!Double.isNaN(m.ppBubble())) {
                         bubbles[0] += m.ppBubble();
                         bubbles[1]++;
@@ -235,9 +243,10 @@ final class TrainCommand implements Callable<Integer> {
                 }, runDir, saveEvery);
             }
             if (reports) {
+                System.err.print(SummaryTable.format(summary, profile));
                 if (bubbles[1] > 0) {
                     System.err.printf(Locale.ROOT, "fourfold: pipeline bubble (simulated clock, mean over %d steps and %d pp ranks): %.3f%n",
-                            (int) bubbles[1], pp, bubbles[0] / bubbles[1]);
+                            (int) bubbles[1], layout.pp(), bubbles[0] / bubbles[1]);
                 }
                 for (String note : trainer.history().notes()) System.err.println("fourfold: note: " + note);
                 System.err.println("fourfold: checkpoint written to " + CheckpointHistory.latest(runDir) + " (" + runDir.resolve(CheckpointHistory.LATEST)
@@ -250,11 +259,31 @@ final class TrainCommand implements Callable<Integer> {
         return 0;
     }
 
+    /** The mesh from --layout or from the single-axis flags, which exclude each other. */
+    private Layout layout() {
+        PipelineOptions pipeline = new PipelineOptions(schedule, virtualStages, stageLayers);
+        Algorithm algorithm = CpFlags.algorithm(cpAlgo);
+        Sharding sharding = CpFlags.sharding(cpShard);
+        if (layoutSpec == null) return new Layout(dp, pp, cp, tp, zero, microBatches, sequenceParallel).withPipeline(pipeline).withCp(cp, algorithm, sharding);
+        List<String> axisFlags = List.of("--dp", "--pp", "--cp", "--tp").stream().filter(this::given).toList();
+        if (!axisFlags.isEmpty()) {
+            throw new UserError("--layout and " + String.join(", ", axisFlags) + " exclude each other: --layout " + layoutSpec
+                    + " already sets every axis (missing axes are 1); drop " + String.join(", ", axisFlags) + " or --layout");
+        }
+        Layout mesh = LayoutSpec.parse("--layout", layoutSpec).layout(zero, microBatches, sequenceParallel).withPipeline(pipeline);
+        return mesh.withCp(mesh.cp(), algorithm, sharding);
+    }
+
     /** The checkpoint that {@code given} names (a run directory: its latest intact one), verified; notes go to stderr. */
     static Path checkpoint(Path given, CheckpointCheck.Purpose purpose) {
         CheckpointHistory.Resolved r = CheckpointHistory.resolve(given, purpose);
         for (String note : r.notes()) System.err.println("fourfold: note: " + note);
         return r.dir();
+    }
+
+    /** A device of this process (under MPI the others are elsewhere); all devices share one profile. */
+    private static Device hostedDevice(Trainer trainer) {
+        return trainer.cluster().devices().stream().filter(Objects::nonNull).findFirst().orElseThrow();
     }
 
     private boolean given(String option) {
@@ -333,7 +362,7 @@ final class TrainCommand implements Callable<Integer> {
         }
     }
 
-    private static void validate(TrainOptions o) {
+    static void validate(TrainOptions o) {
         if (o.steps() < 1) throw new UserError("--steps must be >= 1, got " + o.steps());
         if (o.batch() < 1) throw new UserError("--batch must be >= 1, got " + o.batch());
         if (o.seq() < 1) throw new UserError("--seq must be >= 1, got " + o.seq());

@@ -11,6 +11,7 @@ import fourfold.devices.Mesh;
 import fourfold.devices.MemoryTag;
 import fourfold.devices.Rank;
 import fourfold.devices.comm.ProcessGroup;
+import fourfold.devices.trace.Tracer;
 import fourfold.engine.UserError;
 import fourfold.engine.data.Batch;
 import fourfold.engine.data.BatchSampler;
@@ -18,6 +19,7 @@ import fourfold.engine.data.TextDataset;
 
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.Objects;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
@@ -229,7 +231,9 @@ public final class Trainer implements AutoCloseable {
                 boolean timed = times != null && step - startStep >= kernelTimesFrom;
                 if (timed) times.measure(true);
                 long t0 = System.nanoTime();
+                Tracer.Span stepSpan = rank.trace().span("step " + (step + 1)); // plot --trace finds a step by it
                 RankTrainer.StepResult r = trainer.step(local, options.tokensPerStep(), lr, options.clip());
+                stepSpan.close();
                 double seconds = (System.nanoTime() - t0) / 1e9;
                 if (timed) {
                     times.measure(false);
@@ -247,7 +251,8 @@ public final class Trainer implements AutoCloseable {
                 if (rank.rank() == 0) {
                     listener.accept(new StepMetrics(done, r.lossSum() / options.tokensPerStep(), lr, r.gradNorm(),
                             options.tokensPerStep() / seconds, seconds, val, slowest[0], (long) slowest[1],
-                            layout.pp() > 1 ? r.bubble() : Double.NaN));
+                            layout.pp() > 1 ? r.bubble() : Double.NaN,
+                            Arrays.stream(lastStep).filter(Objects::nonNull).toList()));
                 }
                 boolean save = out != null && (done == options.steps() || (saveEvery > 0 && done % saveEvery == 0));
                 if (save) RankCheckpoint.save(rank, model, optimizer, options, layout, (n, state) -> write(out, n, state), done);

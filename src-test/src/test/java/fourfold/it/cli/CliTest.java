@@ -166,14 +166,15 @@ class CliTest {
         Cli.Run r = Cli.Fixture.get().run();
         assertFalse(r.err().contains("\r") || r.err().contains("\033"), "no terminal control characters in a log:\n" + r.describe());
         List<String> lines = r.errLines();
-        assertEquals(5, lines.size(), "banner, 3 steps, checkpoint: " + lines);
+        assertEquals(9, lines.size(), "banner, 3 steps, the run summary (title, header, rule, one row), checkpoint: " + lines);
         assertTrue(lines.get(0).startsWith("fourfold: training 'test' (180,800 parameters) on " + corpus), "banner first: " + lines);
         assertTrue(lines.get(1).matches("step     1/3 \\| loss 5\\.\\d{4} \\| lr 1\\.00e-05 \\| grad norm \\d\\.\\d{3} \\| \\d+(\\.\\dk)? tok/s"), "step 1: " + lines.get(1));
         for (int s = 2; s <= 3; s++) {
             assertTrue(lines.get(s).startsWith("step     " + s + "/3 | loss ") && lines.get(s).contains(" | val "), "eval step line: " + lines.get(s));
         }
+        assertTrue(lines.get(4).startsWith("run summary") && lines.get(7).startsWith("| single | 1 | "), "summary after the steps: " + lines);
         assertEquals("fourfold: checkpoint written to " + checkpoint.resolve("step-000003") + " (" + checkpoint.resolve("latest")
-                + " names it; try: ./fourfold generate --checkpoint " + checkpoint + ")", lines.get(4));
+                + " names it; try: ./fourfold generate --checkpoint " + checkpoint + ")", lines.get(8));
         assertEquals("", r.out(), "train prints its log on stderr, nothing on stdout");
     }
 
