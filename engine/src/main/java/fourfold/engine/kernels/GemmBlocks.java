@@ -2,6 +2,7 @@ package fourfold.engine.kernels;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.UnaryOperator;
 
 /**
  * The block sizes of {@link Gemm}'s loop nest, derived once at start from the caches of one core
@@ -23,13 +24,18 @@ record GemmBlocks(int kc, int mc, int nc, CacheSizes caches, List<String> overri
 
     /** The blocks for the given caches and tile, with the system properties' overrides. */
     static GemmBlocks of(CacheSizes caches, int mr, int nr) {
+        return of(caches, mr, nr, System::getProperty);
+    }
+
+    /** The same, with the overrides looked up in {@code properties} (name to value, null when unset). */
+    static GemmBlocks of(CacheSizes caches, int mr, int nr, UnaryOperator<String> properties) {
         List<String> overridden = new ArrayList<>();
-        int kc = property("fourfold.gemm.kc", 1, overridden);
+        int kc = property(properties, "fourfold.gemm.kc", 1, overridden);
         if (kc == 0) kc = clamp(caches.l1d() / 2 / ((long) nr * Float.BYTES), MIN_KC, MAX_KC);
         long kcBytes = (long) kc * Float.BYTES;
-        int mc = property("fourfold.gemm.mc", mr, overridden);
+        int mc = property(properties, "fourfold.gemm.mc", mr, overridden);
         if (mc == 0) mc = Math.max(mr, clamp(caches.l2() / 2 / kcBytes, 1, Integer.MAX_VALUE) / mr * mr);
-        int nc = property("fourfold.gemm.nc", nr, overridden);
+        int nc = property(properties, "fourfold.gemm.nc", nr, overridden);
         if (nc == 0) nc = Math.max(nr, clamp(caches.l3PerCore() / 2 / kcBytes, 1, MAX_NC) / nr * nr);
         return new GemmBlocks(kc, mc, nc, caches, List.copyOf(overridden));
     }
@@ -41,8 +47,8 @@ record GemmBlocks(int kc, int mc, int nc, CacheSizes caches, List<String> overri
     }
 
     /** A block size from a system property (a positive multiple of {@code multiple}), else 0. */
-    private static int property(String property, int multiple, List<String> overridden) {
-        String v = System.getProperty(property);
+    private static int property(UnaryOperator<String> properties, String property, int multiple, List<String> overridden) {
+        String v = properties.apply(property);
         if (v == null) return 0;
         int n;
         try {
