@@ -19,7 +19,7 @@ import static fourfold.engine.kernels.GemmKernels.MR;
  * blocks of at most KC; for each, a (kc, nc) panel of op(B) (kept in the core's share of L3) and
  * then each (mc, kc) block of op(A) (kept in L2) are packed ({@link GemmPack}), and a
  * register-tiled micro-kernel ({@link GemmKernels}) computes (MR, NR) tiles of C from them, each
- * (kc, NR) B micro-panel staying in L1 while the A block's slivers pass it. The block sizes come
+ * (kc, NR) B micro-panel staying in L1 (with the 6 x 2 tile) while the A block's slivers pass it. The block sizes come
  * from the machine's cache sizes ({@link GemmBlocks}). The packing absorbs the
  * transposes, so nn, nt, tn (and tt) share one micro-kernel. Workers split C's rows (or columns,
  * when C is wide) into contiguous ranges; every C element is summed in the same k order whatever
@@ -32,7 +32,7 @@ public final class Gemm {
     static final int NR = GemmKernels.NR;
     /** The block sizes, from this machine's caches or {@code -Dfourfold.gemm.kc|mc|nc} ({@link GemmBlocks}). */
     static final GemmBlocks BLOCKS = GemmBlocks.of(CacheSizes.machine(), MR, NR);
-    /** Largest K block: a (KC, NR) B micro-panel stays in L1. Results depend on it (where partial sums are rounded). */
+    /** Largest K block: a (KC, NR) B micro-panel fills half of L1 (more with the 4 x 4 tile, see GemmBlocks). Results depend on it. */
     static final int KC = BLOCKS.kc();
     /** Rows of op(A) packed at once, a multiple of MR: the (MC, KC) A block stays in L2. */
     static final int MC = BLOCKS.mc();
