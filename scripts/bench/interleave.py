@@ -4,12 +4,15 @@
     scripts/bench/interleave.py [--burst 10] [--rounds 40] [--warmup 8] SIDE...
 
 A SIDE is NAME=SPEC with SPEC one of
-    torch:THREADS          PyTorch, scripts/bench/torch_train.py --serve (tiny, B=12, T=64)
-    PRESET:LAYOUT[:PROPS]  fourfold, fourfold.bench.StepServer (LAYOUT as LayoutSweep: dp1-t2, dp2-z3-t1, ...);
+    torch:THREADS[:MODEL]  PyTorch, scripts/bench/torch_train.py --serve (default MODEL: tiny)
+    MODEL:LAYOUT[:PROPS]   fourfold, fourfold.bench.StepServer (LAYOUT as LayoutSweep: dp1-t2, dp2-z3-t1, ...);
                            PROPS: JVM options for this side only, comma-separated (-Dfourfold.spinMicros=0),
                            and jar=PATH to run another build's benchmarks.jar (before/after comparisons)
+MODEL is PRESET[@BATCHxSEQ], e.g. small@8x256; without @ both sides train batches of 12 rows of the
+preset's longest sequence (tiny: 12 x 64).
 e.g.
     scripts/bench/interleave.py ff=tiny:dp1-t2 torch=torch:1
+    scripts/bench/interleave.py ff=small@8x256:dp1-t2 t1=torch:1:small@8x256 t2=torch:2:small@8x256
     scripts/bench/interleave.py dp1x2=tiny:dp1-t2 dp2x1=tiny:dp2-t1
 
 All sides start (one after another) and stay alive; each round then runs one burst of every
@@ -39,13 +42,27 @@ def java_home():
     return out.stdout.strip().splitlines()[-1]
 
 
+def model(spec):
+    """PRESET[@BATCHxSEQ] -> (preset, batch, seq); seq 0 stands for the preset's longest sequence."""
+    preset, _, shape = spec.partition("@")
+    if not shape:
+        return preset, 12, 0
+    batch, _, seq = shape.partition("x")
+    if not (batch.isdigit() and seq.isdigit() and int(batch) > 0 and int(seq) > 0):
+        sys.exit("interleave.py: '%s' is not PRESET@BATCHxSEQ (e.g. small@8x256)" % spec)
+    return preset, int(batch), int(seq)
+
+
 def command(spec, burst):
     kind, _, arg = spec.partition(":")
     arg, _, props = arg.partition(":")
     if kind == "torch":
-        return ["/usr/bin/python3", os.path.join(ROOT, "scripts/bench/torch_train.py"),
-                "--serve", str(burst), "--threads", arg]
-    opts = [p for p in props.split(",") if p and not p.startswith("jar=")]
+        preset, batch, seq = model(props or "tiny")
+        return ["/usr/bin/python3", os.path.join(ROOT, "scripts/bench/torch_train.py"), "--serve", str(burst),
+                "--threads", arg, "--preset", preset, "--batch", str(batch), "--seq", str(seq)]
+    kind, batch, seq = model(kind)
+    shape = ["-Dbatch=%d" % batch, "-Dseq=%d" % seq] if seq else []  # else LayoutSweep's defaults (or BENCH_OPTS)
+    opts = shape + [p for p in props.split(",") if p and not p.startswith("jar=")]
     jar = next((p[4:] for p in props.split(",") if p.startswith("jar=")), os.path.join(ROOT, "bench/target/benchmarks.jar"))
     if not os.path.exists(jar):
         sys.exit("interleave.py: %s is missing; build it: mvn -B -q -DskipTests install" % jar)

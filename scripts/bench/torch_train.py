@@ -162,7 +162,7 @@ def main():
     ap = argparse.ArgumentParser(description="PyTorch baseline: Llama training throughput / learning run")
     ap.add_argument("--preset", default="tiny", choices=sorted(ref.PRESETS))
     ap.add_argument("--batch", type=int, default=12)
-    ap.add_argument("--seq", type=int, default=64)
+    ap.add_argument("--seq", type=int, default=64, help="sequence length; 0: the preset's longest")
     ap.add_argument("--seed", type=int, default=1337)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--min-lr", type=float, default=1e-4)
@@ -182,6 +182,8 @@ def main():
                     help="run bursts of N steps for scripts/bench/interleave.py (uses --threads)")
     args = ap.parse_args()
     cfg = ref.preset(args.preset)
+    if args.seq == 0:
+        args.seq = cfg["max_position_embeddings"]
     train, val = load_splits(CORPUS)
     if args.serve > 0:
         serve(args, cfg, train)

@@ -15,10 +15,12 @@ import static fourfold.engine.kernels.GemmKernels.MR;
  * With {@code accumulate} the product is added to C (gradient accumulation).
  * Tensors are seen as matrices: rows() x cols().
  *
- * <p>How it runs (the GotoBLAS/BLIS scheme): C is cut into panels of NC columns and K into
- * blocks of at most KC; for each, a (kc, nc) panel of op(B) and then each (mc, kc) block of
- * op(A) are packed into per-thread scratch ({@link GemmPack}), and a register-tiled micro-kernel
- * ({@link GemmKernels}) computes (MR, nr) tiles of C from them. The packing absorbs the
+ * <p>How it runs (the GotoBLAS/BLIS loop nest): C is cut into panels of NC columns and K into
+ * blocks of at most KC; for each, a (kc, nc) panel of op(B) (kept in the core's share of L3) and
+ * then each (mc, kc) block of op(A) (kept in L2) are packed ({@link GemmPack}), and a
+ * register-tiled micro-kernel ({@link GemmKernels}) computes (MR, NR) tiles of C from them, each
+ * (kc, NR) B micro-panel staying in L1 (with the 6 x 2 tile) while the A block's slivers pass it. The block sizes come
+ * from the machine's cache sizes ({@link GemmBlocks}). The packing absorbs the
  * transposes, so nn, nt, tn (and tt) share one micro-kernel. Workers split C's rows (or columns,
  * when C is wide) into contiguous ranges; every C element is summed in the same k order whatever
  * the split, so results are bitwise identical for any thread count.
@@ -28,49 +30,24 @@ public final class Gemm {
 
     /** Columns of a micro-tile: 2 vectors on AVX2 (16 floats), 4 on AVX-512 (64 floats). */
     static final int NR = GemmKernels.NR;
-    /**
-     * Largest K block. Each block ends with a pass over C (the tile is added to C), so long blocks
-     * amortize it, although a (1024, NR) B sliver no longer fits L1. Measured against 256 (the
-     * textbook size): with the 6 x 2 tile on this project's AVX2 VM, 1.23x at 1024³, 1.3x at
-     * 2048³, 1.12-1.16x at 768x512x512 (in one JVM); with the 4 x 4 tile on a 16-core AVX-512 Xeon
-     * (scripts/bench/tune-gemm.sh, against OpenBLAS's SkylakeX kernel), 0.90 of OpenBLAS at 1024³
-     * instead of 0.82, and 0.95 instead of 0.88 on the model's nt 768x512x128 (docs/BENCHMARKS.md).
-     * {@code -Dfourfold.gemm.kc} overrides it, to tune another machine without a rebuild (results
-     * stay bitwise the same for any split, not for another KC: the K blocks change where partial
-     * sums are rounded).
-     */
-    static final int KC = blockSize("fourfold.gemm.kc", 1024, 1);
-    /**
-     * Rows of op(A) packed at once, a multiple of MR. (On AVX2 72 or 48 measured the same; on the
-     * AVX-512 Xeon 64 to 288 rows gave 0.86-0.93 of OpenBLAS at 1024³, about the run-to-run spread.)
-     * {@code -Dfourfold.gemm.mc} overrides it.
-     */
-    static final int MC = blockSize("fourfold.gemm.mc", 144, MR);
-    /** Columns of op(B) packed at once: a (KC, NC) panel stays in L3. A multiple of every nr. */
-    static final int NC = 4096;
+    /** The block sizes, from this machine's caches or {@code -Dfourfold.gemm.kc|mc|nc} ({@link GemmBlocks}). */
+    static final GemmBlocks BLOCKS = GemmBlocks.of(CacheSizes.machine(), MR, NR);
+    /** Largest K block: a (KC, NR) B micro-panel fills half of L1 (more with the 4 x 4 tile, see GemmBlocks). Results depend on it. */
+    static final int KC = BLOCKS.kc();
+    /** Rows of op(A) packed at once, a multiple of MR: the (MC, KC) A block stays in L2. */
+    static final int MC = BLOCKS.mc();
+    /** Columns of op(B) packed at once, a multiple of NR: the (KC, NC) B panel stays in the core's share of L3. */
+    static final int NC = BLOCKS.nc();
     /** Below this many multiply-adds per chunk a split across workers costs more than it saves. */
     private static final long MIN_MACS_PER_TASK = 1L << 20;
 
-    /** A block size from a system property (a positive multiple of {@code multiple}), else the default. */
-    private static int blockSize(String property, int fallback, int multiple) {
-        String v = System.getProperty(property);
-        if (v == null) return fallback;
-        int n;
-        try {
-            n = Integer.parseInt(v.trim());
-        } catch (NumberFormatException e) {
-            n = -1;
-        }
-        if (n <= 0 || n % multiple != 0) {
-            throw KernelSupport.badOption(property, "a positive " + (multiple == 1 ? "integer" : "multiple of " + multiple), v);
-        }
-        return n;
-    }
-
-    /** The kernels this JVM runs, e.g. "8-lane (256-bit) vectors, 6x2 GEMM tile, K blocks of 1024, 144-row A blocks". */
+    /**
+     * The kernels this JVM runs, e.g. "8-lane (256-bit) vectors, 6x2 GEMM tile, K blocks of 256,
+     * 510-row A blocks, 1024-column B panels (L1d 32 KiB, L2 512 KiB, L3 4 MiB per core: read from ...)".
+     */
     public static String machineKernels() {
-        return L + "-lane (" + GemmKernels.S.vectorBitSize() + "-bit) vectors, " + GemmKernels.TILE + " GEMM tile, K blocks of "
-                + KC + ", " + MC + "-row A blocks";
+        return L + "-lane (" + GemmKernels.S.vectorBitSize() + "-bit) vectors, " + GemmKernels.TILE + " GEMM tile, "
+                + BLOCKS.describe();
     }
 
     /** C (M,N) [+]= A (M,K) · B (K,N). */
@@ -139,7 +116,7 @@ public final class Gemm {
                             MemorySegment a, long aOff, int lda, MemorySegment b, long bOff, int ldb,
                             MemorySegment c, long cOff, int ldc, boolean accumulate) {
         Split split = Split.of(M, N, K);
-        if (split.rows() && N <= NC && device.threads() > 1 && split.units() >= 2 * split.minChunk()) {
+        if (split.rows() && device.threads() > 1 && split.units() >= 2 * split.minChunk()) {
             rowsSharingB(device, split, transA, transB, M, N, K, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, accumulate);
             return;
         }
@@ -155,19 +132,47 @@ public final class Gemm {
     }
 
     /**
-     * C split by rows over several workers: op(B) (all K blocks) is packed once, by all workers
-     * together, into the calling thread's shared scratch, and then row chunks, several per worker
-     * and claimed dynamically, pack their own A and run against it. Packing B once per worker
-     * instead cost 2-5% of a training step, and one chunk per worker left the faster worker
-     * waiting at the end of most GEMMs (7% of the driver thread's time).
+     * C split by rows over several workers, one NC panel of C's columns at a time: the panel's
+     * op(B) (all K blocks) is packed once, by all workers together, into the calling thread's
+     * shared scratch, and then row chunks, several per worker and claimed dynamically, pack their
+     * own A blocks and run against it. Packing B once per worker instead cost 2-5% of a training
+     * step, and one chunk per worker left the faster worker waiting at the end of most GEMMs (7% of
+     * the driver thread's time).
      */
     private static void rowsSharingB(Device device, Split split, boolean transA, boolean transB, int M, int N, int K,
                                      MemorySegment a, long aOff, int lda, MemorySegment b, long bOff, int ldb,
                                      MemorySegment c, long cOff, int ldc, boolean accumulate) {
         int kBlocks = ceilDiv(K, KC);
-        int np = roundUp(N, NR);                    // packed columns: whole slivers
-        MemorySegment pb = GemmScratch.get().shared((long) np * K * Float.BYTES);
-        // K block kb's panel (kc, np) starts at kStart(kb) times np floats.
+        int kcMax = ceilDiv(K, kBlocks);
+        int npMax = Math.min(NC, roundUp(N, NR));   // packed columns of the widest panel: whole slivers
+        MemorySegment pb = GemmScratch.get().shared((long) npMax * K * Float.BYTES);
+        for (int jc = 0; jc < N; jc += NC) {
+            int nc = Math.min(NC, N - jc), np = roundUp(nc, NR), j = jc;
+            packSharedB(device, transB, b, bOff, ldb, K, kBlocks, j, nc, np, pb);
+            device.parallelFor(split.units(), split.minChunk(), CHUNKS_PER_WORKER, (start, end) -> {
+                int m0 = start * MR, m1 = Math.min(end * MR, M);
+                GemmScratch scratch = GemmScratch.get();
+                MemorySegment pa = packedA(scratch, m1 - m0, kcMax), tile = scratch.tile();
+                for (int ic = m0; ic < m1; ic += MC) {
+                    int mc = Math.min(MC, m1 - ic);
+                    for (int kb = 0; kb < kBlocks; kb++) {
+                        int p0 = kStart(K, kb, kBlocks), kc = kStart(K, kb + 1, kBlocks) - p0;
+                        boolean overwrite = !accumulate && kb == 0;
+                        GemmPack.packA(transA, a, aOff, lda, ic, mc, p0, kc, pa);
+                        long panel = (long) p0 * np * Float.BYTES;
+                        sweep(pa, pb, panel, tile, c, cOff, ldc, ic, mc, j, nc, kc, overwrite);
+                    }
+                }
+            });
+        }
+    }
+
+    /**
+     * Columns [jc, jc+nc) of op(B), all K blocks, packed by all workers into {@code pb}: K block
+     * kb's (kc, np) panel starts at kStart(kb) times np floats.
+     */
+    private static void packSharedB(Device device, boolean transB, MemorySegment b, long bOff, int ldb, int K, int kBlocks,
+                                    int jc, int nc, int np, MemorySegment pb) {
         if (transB) { // B's rows are op(B)'s columns: groups of slivers
             int groups = ceilDiv(np / NR, PACK_GROUP);
             device.parallelFor(kBlocks * groups, 1, (start, end) -> {
@@ -175,7 +180,7 @@ public final class Gemm {
                     int kb = u / groups, j0 = u % groups * PACK_GROUP * NR;
                     int p0 = kStart(K, kb, kBlocks), kc = kStart(K, kb + 1, kBlocks) - p0;
                     long dst = ((long) p0 * np + (long) j0 * kc) * Float.BYTES;
-                    GemmPack.packB(true, b, bOff, ldb, p0, kc, j0, Math.min(PACK_GROUP * NR, N - j0), pb.asSlice(dst));
+                    GemmPack.packB(true, b, bOff, ldb, p0, kc, jc + j0, Math.min(PACK_GROUP * NR, nc - j0), pb.asSlice(dst));
                 }
             });
         } else { // ranges of whole rows, so that B is read front to back
@@ -184,26 +189,10 @@ public final class Gemm {
                     int kb = u / PACK_PIECES, piece = u % PACK_PIECES;
                     int p0 = kStart(K, kb, kBlocks), kc = kStart(K, kb + 1, kBlocks) - p0;
                     int k0 = (int) ((long) kc * piece / PACK_PIECES), k1 = (int) ((long) kc * (piece + 1) / PACK_PIECES);
-                    if (k0 < k1) GemmPack.packRowsOfB(b, bOff, ldb, p0, kc, k0, k1, 0, N, pb.asSlice((long) p0 * np * Float.BYTES));
+                    if (k0 < k1) GemmPack.packRowsOfB(b, bOff, ldb, p0, kc, k0, k1, jc, nc, pb.asSlice((long) p0 * np * Float.BYTES));
                 }
             });
         }
-        int kcMax = ceilDiv(K, kBlocks);
-        device.parallelFor(split.units(), split.minChunk(), CHUNKS_PER_WORKER, (start, end) -> {
-            int m0 = start * MR, m1 = Math.min(end * MR, M);
-            GemmScratch scratch = GemmScratch.get();
-            MemorySegment pa = packedA(scratch, m1 - m0, kcMax), tile = scratch.tile();
-            for (int ic = m0; ic < m1; ic += MC) {
-                int mc = Math.min(MC, m1 - ic);
-                for (int kb = 0; kb < kBlocks; kb++) {
-                    int p0 = kStart(K, kb, kBlocks), kc = kStart(K, kb + 1, kBlocks) - p0;
-                    boolean overwrite = !accumulate && kb == 0;
-                    GemmPack.packA(transA, a, aOff, lda, ic, mc, p0, kc, pa);
-                    long panel = (long) p0 * np * Float.BYTES;
-                    sweep(pa, pb, panel, tile, c, cOff, ldc, ic, mc, 0, N, kc, overwrite);
-                }
-            }
-        });
     }
 
     /** A transposed B is packed PACK_GROUP slivers (of 8x8 transposes) per task. */
@@ -215,21 +204,20 @@ public final class Gemm {
 
     /**
      * All micro-tiles of C rows [ic, ic+mc) x columns [jc, jc+nc) from a packed A block and B panel,
-     * A sliver by A sliver: the A sliver (kc x MR) stays in L1 while the B slivers stream past it,
-     * and C is written MR whole rows at a time. (BLIS's order, B sliver outer, suits K blocks of
-     * 256, whose B sliver fits L1; with K blocks of 1024 it does not, and going down C's columns one
-     * tile at a time touched a line per row. Measured in one JVM on AVX2: 1.09x at 512³, 1.06-1.11x
-     * at 1024³, 1.05-1.34x on the model's shapes with N >= 384, 1.00 with N = 128; docs/BENCHMARKS.md.)
+     * B micro-panel by B micro-panel (BLIS's order): the (kc, NR) B micro-panel stays in L1 while
+     * the A slivers, (kc, MR) each, stream past it from the A block in L2. Per multiply-add the
+     * stream is 1/NR of a float from L2; the other order (A sliver outer) streams 1/MR from
+     * wherever the B panel lives, which once the panel outgrew L2 was L3 (issue 15).
      */
     private static void sweep(MemorySegment pa, MemorySegment pb, long panel, MemorySegment tile, MemorySegment c,
                               long cOff, int ldc, int ic, int mc, int jc, int nc, int kc, boolean overwrite) {
         long ldcBytes = (long) ldc * Float.BYTES;
-        for (int ir = 0; ir < mc; ir += MR) {
-            int rows = Math.min(MR, mc - ir);
-            long ao = (long) ir * kc * Float.BYTES;
-            for (int jr = 0; jr < nc; jr += NR) {
-                int cols = Math.min(NR, nc - jr);
-                long bo = panel + (long) jr * kc * Float.BYTES;
+        for (int jr = 0; jr < nc; jr += NR) {
+            int cols = Math.min(NR, nc - jr);
+            long bo = panel + (long) jr * kc * Float.BYTES;
+            for (int ir = 0; ir < mc; ir += MR) {
+                int rows = Math.min(MR, mc - ir);
+                long ao = (long) ir * kc * Float.BYTES;
                 long co = (cOff + (long) (ic + ir) * ldc + jc + jr) * Float.BYTES;
                 GemmKernels.multiply(kc, pa, ao, pb, bo, tile);
                 GemmKernels.store(tile, c, co, ldcBytes, rows, cols, overwrite);

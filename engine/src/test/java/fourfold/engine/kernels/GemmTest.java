@@ -46,15 +46,17 @@ class GemmTest {
 
     /**
      * The odd sizes of the issue, micro-tile edges (6 x 16 with the 6 x 2 tile on AVX2, 4 x 64 with
-     * 4 x 4 on AVX-512), K beyond one K block (KC 1024: 1100 is two blocks of 550, 2100 three of
-     * 700), M beyond one M block (144). The 4 x 4 surefire run shrinks the blocks to 100 and 20.
+     * 4 x 4 on AVX-512), K beyond one K block (K blocks are at least 256 and at most 1024 long:
+     * 1100 and 2100 span several), M beyond one A block. The 4 x 4 surefire run shrinks the K
+     * blocks to 100, the A blocks to 20 rows and the B panels to 64 columns, so there M, N and K
+     * cross block edges in most shapes (N = 130, 257: panels of 64 and an edge sliver).
      */
     static Stream<Arguments> shapes() {
         List<Arguments> s = new ArrayList<>();
         int[][] mnk = {
                 {1, 1, 1}, {1, 7, 17}, {7, 1, 33}, {17, 33, 1}, {1, 1, 257},
                 {7, 17, 33}, {33, 65, 17}, {65, 33, 129}, {6, 16, 8}, {12, 32, 256}, {13, 35, 300}, {13, 67, 40},
-                {129, 17, 65}, {150, 40, 7}, {17, 257, 65}, {257, 7, 3}, {13, 35, 1100}, {5, 9, 2100},
+                {129, 17, 65}, {150, 40, 7}, {17, 257, 65}, {257, 7, 3}, {13, 35, 1100}, {5, 9, 2100}, {150, 130, 230}, {41, 300, 600},
         };
         for (String v : new String[] {"nn", "nt", "tn", "tt"}) {
             for (int[] d : mnk) s.add(Arguments.of(v, d[0], d[1], d[2]));
@@ -128,9 +130,11 @@ class GemmTest {
 
     @Test
     void resultIsBitwiseIdenticalForOneAndTwoWorkers() {
-        // Tall C (split by rows: B packed once for both workers, in groups of 4 slivers; with the
-        // 6 x 2 tile on AVX2 the second shape has 3 groups, the last one with an edge sliver) and
-        // wide C (split by columns), K spanning two K blocks of either tile. Every shape splits with either tile.
+        // Tall C (split by rows: each B panel packed once for both workers, in groups of 4 slivers;
+        // with the 6 x 2 tile on AVX2 the second shape has 3 groups, the last one with an edge
+        // sliver) and wide C (split by columns), K spanning several K blocks. In the 4 x 4 surefire
+        // run (B panels of 64 columns) the second and third shapes span several panels, the second
+        // with a narrower last one. Every shape splits with either tile.
         int[][] mnk = {{150, 60, 1100}, {200, 150, 1300}, {12, 1100, 1030}};
         for (int[] d : mnk) {
             int m = d[0], n = d[1], k = d[2];

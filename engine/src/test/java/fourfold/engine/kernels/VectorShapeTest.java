@@ -9,7 +9,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
  * The kernels' vector shape is the machine's, or the one -Dfourfold.vectorBits names: the
  * surefire execution that sets 512 must really run every kernel with 16 lanes (and the GEMM
  * with the AVX-512 tile), or its passing tests would prove nothing about those code paths; the
- * same for the GEMM block sizes that the 4 x 4 execution shrinks.
+ * same for the GEMM block sizes that the 4 x 4 execution shrinks (and that are otherwise derived
+ * from the machine's caches).
  */
 class VectorShapeTest {
     @Test
@@ -19,7 +20,11 @@ class VectorShapeTest {
         assertEquals(expectedBits / Float.SIZE, GemmKernels.L, "GEMM lanes follow the same shape");
         assertEquals(System.getProperty("fourfold.gemm.tile", GemmKernels.L >= 16 ? "4x4" : "6x2"), GemmKernels.TILE,
                 "16 lanes pick the 4 x 4 tile, 8 the 6 x 2 tile, unless fourfold.gemm.tile says otherwise");
-        assertEquals(Integer.getInteger("fourfold.gemm.kc", 1024), Gemm.KC, "K blocks: 1024 unless fourfold.gemm.kc says otherwise");
-        assertEquals(Integer.getInteger("fourfold.gemm.mc", 144), Gemm.MC, "A blocks: 144 rows unless fourfold.gemm.mc says otherwise");
+        // Unset block sizes are derived from this machine's caches (mc and nc from the K block in use).
+        GemmBlocks derived = GemmBlocks.of(CacheSizes.machine(), GemmKernels.MR, GemmKernels.NR,
+                name -> name.equals("fourfold.gemm.kc") ? System.getProperty(name) : null);
+        assertEquals(Integer.getInteger("fourfold.gemm.kc", derived.kc()), Gemm.KC, "K blocks: from L1d unless fourfold.gemm.kc says otherwise");
+        assertEquals(Integer.getInteger("fourfold.gemm.mc", derived.mc()), Gemm.MC, "A blocks: from L2 unless fourfold.gemm.mc says otherwise");
+        assertEquals(Integer.getInteger("fourfold.gemm.nc", derived.nc()), Gemm.NC, "B panels: from L3 unless fourfold.gemm.nc says otherwise");
     }
 }

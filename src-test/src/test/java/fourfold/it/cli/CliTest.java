@@ -147,7 +147,7 @@ class CliTest {
     @Test
     void versionAndHelpExitZero() {
         Cli.Run v = run("--version").requireSuccess();
-        assertTrue(v.out().matches("fourfold \\d+\\.\\d+\\.\\d+ .*\\d+-lane \\(\\d+-bit\\) vectors, (6x2|4x4) GEMM tile, K blocks of \\d+, \\d+-row A blocks\\)\n"),
+        assertTrue(v.out().matches("fourfold \\d+\\.\\d+\\.\\d+ .*\\d+-lane \\(\\d+-bit\\) vectors, (6x2|4x4) GEMM tile, K blocks of \\d+, \\d+-row A blocks, \\d+-column B panels \\(L1d .* per core: .*\\)\\)\n"),
                 "version line with the machine's vector width and GEMM tile, got " + v.out());
         for (String[] help : List.of(new String[]{"--help"}, new String[]{"train", "--help"}, new String[]{"eval", "--help"},
                 new String[]{"generate", "--help"}, new String[]{"inspect", "--help"}, new String[]{"help", "train"})) {
