@@ -224,6 +224,16 @@ public final class Cluster implements AutoCloseable {
         return ranks[rank] != null;
     }
 
+    /** Whether this process hosts every rank (in process), so that every device's figures are at hand. */
+    public boolean hostsEveryRank() {
+        return !devices.contains(null);
+    }
+
+    /** Every process's {@code mine} on the process hosting rank 0 (see {@link Hosting#gatherToRoot}). */
+    public List<byte[]> gatherToRoot(byte[] mine) {
+        return hosting.gatherToRoot(mine);
+    }
+
     /** Element-wise maximum of {@code values} over every process of the cluster (see {@link Hosting#maxOverProcesses}). */
     public double[] maxOverProcesses(double... values) {
         return hosting.maxOverProcesses(values);

@@ -41,6 +41,15 @@ public interface Hosting {
         return values;
     }
 
+    /**
+     * Every process's {@code mine}, in process order, on the process that hosts rank 0 (an empty
+     * list elsewhere): per-device figures that only the device's own process measured. Every
+     * process calls it, in the same order; in process it returns {@code mine} alone.
+     */
+    default List<byte[]> gatherToRoot(byte[] mine) {
+        return List.of(mine);
+    }
+
     /** Moves the other processes' trace events into the trace of the process that hosts rank 0 (every process calls it). */
     default void gatherTrace(Trace trace) {}
 }

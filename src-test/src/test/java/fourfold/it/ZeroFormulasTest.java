@@ -4,6 +4,7 @@ import fourfold.devices.MemoryTag;
 import fourfold.devices.comm.ProcessGroup;
 import fourfold.engine.model.LlamaConfig;
 import fourfold.engine.train.Layout;
+import fourfold.engine.train.RankReport;
 import fourfold.engine.train.TrainOptions;
 import fourfold.engine.train.Trainer;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -37,7 +38,7 @@ class ZeroFormulasTest {
             t.train(m -> {}, null, 0);
             double avgBytes = 0;
             for (int r = 0; r < n; r++) {
-                Trainer.RankReport rep = t.lastStep(r);
+                RankReport rep = t.lastStep(r);
                 long[] b = rep.bucketCounts();
                 long chunks = 0, maxBucket = 0, maxPair = 0;
                 for (int i = 0; i < b.length; i++) {

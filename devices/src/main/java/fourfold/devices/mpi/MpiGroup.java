@@ -233,7 +233,13 @@ final class MpiGroup implements ProcessGroup {
         MemorySegment.copy(buf, 0, msg, 0, bytes);
         msg.set(ValueLayout.JAVA_DOUBLE_UNALIGNED, bytes, device.clock().now());
         pending.add(mpi, run, msg, dst, tag, p2p, block, where);
-        if (dst != rank) net.stats().record(global, name(), CommKind.SEND_RECV, bytes, 0);
+        if (dst == rank) return;
+        net.stats().record(global, name(), CommKind.SEND_RECV, bytes, 0);
+        if (net.trace().enabled()) { // a mark, as in process: the link time is on the receiver's span
+            double now = device.clock().now();
+            net.trace().span(global, Lane.COMM, "send " + name() + " to " + members[dst] + " tag " + tag + " " + Bytes.format(bytes),
+                    now, now, System.nanoTime(), System.nanoTime(), Map.of("bytes", bytes, "tag", tag));
+        }
     }
 
     @Override

@@ -11,6 +11,7 @@ import fourfold.devices.trace.Trace;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -91,11 +92,17 @@ public final class MpiHosting implements Hosting, AutoCloseable {
         }
     }
 
-    /** Every process sends its events (MPI_Gatherv of bytes) to rank 0, which adds them to its own trace. */
+    /** Every process sends its events to rank 0, which adds them to its own trace. */
     @Override
     public void gatherTrace(Trace trace) {
         if (!trace.enabled()) return;
-        byte[] mine = worldRank == 0 ? new byte[0] : trace.exportEvents();
+        List<byte[]> all = gatherToRoot(worldRank == 0 ? new byte[0] : trace.exportEvents());
+        for (int r = 1; r < all.size(); r++) trace.importEvents(all.get(r));
+    }
+
+    /** MPI_Gather of the lengths, then MPI_Gatherv of the bytes, to world rank 0. */
+    @Override
+    public List<byte[]> gatherToRoot(byte[] mine) {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment len = a.allocateFrom(ValueLayout.JAVA_INT, mine.length);
             MemorySegment lens = a.allocate(ValueLayout.JAVA_INT, worldSize);
@@ -111,10 +118,10 @@ public final class MpiHosting implements Hosting, AutoCloseable {
             MemorySegment.copy(mine, 0, send, ValueLayout.JAVA_BYTE, 0, mine.length);
             MemorySegment recv = a.allocate(Math.max(1, total));
             mpi.gatherBytes(send, mine.length, recv, a.allocateFrom(ValueLayout.JAVA_INT, counts), a.allocateFrom(ValueLayout.JAVA_INT, displs), 0, control);
-            if (worldRank != 0) return;
-            for (int r = 1; r < worldSize; r++) {
-                trace.importEvents(recv.asSlice(displs[r], counts[r]).toArray(ValueLayout.JAVA_BYTE));
-            }
+            if (worldRank != 0) return List.of();
+            List<byte[]> all = new ArrayList<>(worldSize);
+            for (int r = 0; r < worldSize; r++) all.add(recv.asSlice(displs[r], counts[r]).toArray(ValueLayout.JAVA_BYTE));
+            return all;
         }
     }
 

@@ -41,10 +41,17 @@ public final class Executor {
         return chunks.get(stage / pp.size());
     }
 
-    /** Message tags: one per (sending stage, micro-batch, direction), unique within a step. */
+    /**
+     * Message tags: one per (sending stage, micro-batch, direction), unique within a step while
+     * 2 x stages x micro-batches <= 32768, the tag range every MPI implementation accepts. Past
+     * that they repeat, which is still safe: a tag comes back only after far more messages than
+     * a pair of ranks ever has in flight, and messages of one tag arrive in order.
+     */
     private static int tag(int stage, int microBatch, boolean backward) {
-        return (microBatch * 4096 + stage) * 2 + (backward ? 1 : 0);
+        return (int) (((long) microBatch * MAX_STAGES + stage) * 2 + (backward ? 1 : 0)) % TAGS;
     }
+
+    private static final int MAX_STAGES = 64, TAGS = 1 << 15;
 
     private record Posted(Tensor buffer, CommHandle handle) {}
 

@@ -24,7 +24,10 @@ import java.util.function.Function;
 final class CheckpointAssembly {
     private CheckpointAssembly() {}
 
-    private static final int TAG_BASE = 1 << 24; // apart from the pipeline's activation tags
+    // One tag for every tensor: each owner sends its stages' tensors in the order pp rank 0 receives
+    // them, and messages of one tag arrive in order. Assembly runs between steps, when no pipeline
+    // message is in flight, so the tag may be one the pipeline also uses.
+    private static final int TAG = 32767;
 
     /** Every parameter's full shape by name, in model order. */
     static Map<String, int[]> shapes(LlamaConfig config, StageSplit split, Device device, TensorParallel tp) {
@@ -51,13 +54,12 @@ final class CheckpointAssembly {
             List<Parameter> params = stage.parameters();
             for (int i = 0; i < params.size(); i++) {
                 Parameter param = params.get(i);
-                int tag = TAG_BASE + s * 4096 + i;
                 if (owner == me) {
                     float[] full = gatherShards(param, local.apply(param), model.tp());
                     if (me == 0) out.put(param.name(), full);
-                    else send(pp, full, tag);
+                    else send(pp, full, TAG);
                 } else {
-                    out.put(param.name(), receive(pp, owner, numel(param.fullShape()), tag));
+                    out.put(param.name(), receive(pp, owner, numel(param.fullShape()), TAG));
                 }
             }
         }

@@ -16,11 +16,11 @@ import java.util.TreeMap;
  */
 public record StepMetrics(int step, double loss, double lr, double gradNorm, double tokensPerSecond,
                           double stepSeconds, double valLoss, double simSeconds, long peakBytes,
-                          double ppBubble, List<Trainer.RankReport> ranks) {
+                          double ppBubble, List<RankReport> ranks) {
 
     /** Peak bytes per memory tag of each device (rank order) in this step. */
     public List<EnumMap<MemoryTag, Long>> peakByDevice() {
-        return ranks.stream().map(Trainer.RankReport::peak).toList();
+        return ranks.stream().map(RankReport::peak).toList();
     }
 
     /**
@@ -29,7 +29,7 @@ public record StepMetrics(int step, double loss, double lr, double gradNorm, dou
      */
     public Map<String, Long> bytesPerAxis() {
         Map<String, Long> out = new TreeMap<>();
-        for (Trainer.RankReport r : ranks) {
+        for (RankReport r : ranks) {
             r.bytesSent().forEach((groupAndKind, bytes) -> out.merge(groupAndKind.substring(0, groupAndKind.indexOf('/')), bytes, Long::sum));
         }
         return out;

@@ -17,11 +17,13 @@ import fourfold.engine.data.Batch;
 import fourfold.engine.data.BatchSampler;
 import fourfold.engine.data.TextDataset;
 
+import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Arrays;
-import java.util.Objects;
+import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.function.Consumer;
 
 /**
@@ -122,8 +124,6 @@ public final class Trainer implements AutoCloseable {
      * peak bytes per memory tag, bytes sent per "group/kind" (e.g. "dp/reduceScatter"), and the
      * data-parallel bucket sizes in elements (empty without data parallel).
      */
-    public record RankReport(java.util.EnumMap<MemoryTag, Long> peak, Map<String, Long> bytesSent, long[] bucketCounts) {}
-
     public RankReport lastStep(int rank) {
         return lastStep[rank];
     }
@@ -199,7 +199,7 @@ public final class Trainer implements AutoCloseable {
         if (hardware.trace() != null) {
             try {
                 cluster.writeTrace(hardware.trace());
-            } catch (java.io.IOException e) {
+            } catch (IOException e) {
                 throw new UserError("cannot write --trace " + hardware.trace() + ": " + e.getMessage());
             }
         }
@@ -247,12 +247,13 @@ public final class Trainer implements AutoCloseable {
                 boolean eval = done == options.steps() || (options.evalEvery() > 0 && done % options.evalEvery() == 0);
                 double val = eval ? evaluation.loss(model) : Double.NaN;
                 world.barrier(); // every rank's clock and peak are in
+                List<RankReport> reports = reports(rank);
                 double[] slowest = cluster.maxOverProcesses(Arrays.stream(simDelta).max().orElse(0), Arrays.stream(peaks).max().orElse(0));
                 if (rank.rank() == 0) {
                     listener.accept(new StepMetrics(done, r.lossSum() / options.tokensPerStep(), lr, r.gradNorm(),
                             options.tokensPerStep() / seconds, seconds, val, slowest[0], (long) slowest[1],
                             layout.pp() > 1 ? r.bubble() : Double.NaN,
-                            Arrays.stream(lastStep).filter(Objects::nonNull).toList()));
+                            reports));
                 }
                 boolean save = out != null && (done == options.steps() || (saveEvery > 0 && done % saveEvery == 0));
                 if (save) RankCheckpoint.save(rank, model, optimizer, options, layout, (n, state) -> write(out, n, state), done);
@@ -264,8 +265,22 @@ public final class Trainer implements AutoCloseable {
         }
     }
 
+    /**
+     * Every device's report of this step, in rank order, on rank 0 (empty elsewhere). In process
+     * they are at hand; under MPI each process sends its device's to rank 0's process.
+     */
+    private List<RankReport> reports(Rank rank) {
+        if (cluster.hostsEveryRank()) return rank.rank() == 0 ? List.copyOf(Arrays.asList(lastStep)) : List.of();
+        RankReport[] all = new RankReport[lastStep.length];
+        for (byte[] b : cluster.gatherToRoot(lastStep[rank.rank()].encode(rank.rank()))) {
+            Map.Entry<Integer, RankReport> e = RankReport.decode(b);
+            all[e.getKey()] = e.getValue();
+        }
+        return rank.rank() == 0 ? List.of(all) : List.of();
+    }
+
     private static Map<String, Long> bytesSent(Rank rank) {
-        Map<String, Long> m = new java.util.TreeMap<>();
+        Map<String, Long> m = new TreeMap<>();
         for (var e : rank.commStats().entries()) {
             if (e.rank() == rank.rank()) m.merge(e.group() + "/" + e.kind().label(), e.bytesSent(), Long::sum);
         }
@@ -273,7 +288,7 @@ public final class Trainer implements AutoCloseable {
     }
 
     private static RankReport report(Rank rank, Map<String, Long> sentBefore, RankModel model) {
-        java.util.EnumMap<MemoryTag, Long> peak = new java.util.EnumMap<>(MemoryTag.class);
+        EnumMap<MemoryTag, Long> peak = new EnumMap<>(MemoryTag.class);
         for (MemoryTag t : MemoryTag.values()) peak.put(t, rank.device().memory().peak(t));
         Map<String, Long> sent = bytesSent(rank);
         sentBefore.forEach((k, v) -> sent.merge(k, -v, Long::sum));
