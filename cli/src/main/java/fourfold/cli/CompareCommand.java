@@ -24,7 +24,7 @@ import java.util.concurrent.Callable;
 
 @Command(name = "compare", mixinStandardHelpOptions = true,
         description = {"Train the same model on the same seed and batches under several layouts and on one device, in this process,",
-                "then print one table: final loss, deviation from the single-device losses, throughput, simulated step time, MFU,",
+                "then print one table: final loss, deviation from the single-device losses, throughput, simulated step time, MFU, pp bubble,",
                 "peak memory per device and bytes sent per axis. A layout that cannot run gets its reason in its row."})
 final class CompareCommand implements Callable<Integer> {
     @Option(names = "--layouts", required = true, description = "Layouts separated by ';', each as train --layout writes it, e.g. \"dp8; dp2,tp2,pp2; pp2,cp2,tp2\".")
@@ -147,6 +147,7 @@ final class CompareCommand implements Callable<Integer> {
                 o.addProperty("tokens_per_s", s.tokensPerSecond());
                 o.addProperty("sim_step_s", s.simStepSeconds());
                 o.addProperty("mfu", s.mfu());
+                if (!Double.isNaN(s.ppBubble())) o.addProperty("pp_bubble", s.ppBubble());
                 o.addProperty("peak_bytes", s.peakBytes());
                 JsonObject bytes = new JsonObject();
                 s.bytesPerAxisPerStep().forEach(bytes::addProperty);

@@ -43,7 +43,7 @@ final class SummaryTable {
         if (single != null) head.add("max rel. dev. from single");
         head.add("tokens/s");
         if (single != null) head.add("vs single");
-        head.addAll(List.of("sim step", "MFU", "peak memory/device"));
+        head.addAll(List.of("sim step", "MFU", "pp bubble", "peak memory/device"));
         for (String a : axes) head.add(a + " bytes/step");
         StringBuilder sb = new StringBuilder();
         line(sb, head);
@@ -63,6 +63,7 @@ final class SummaryTable {
             if (single != null) cells.add(String.format(Locale.ROOT, "%.2f", s.tokensPerSecond() / single.tokensPerSecond()));
             cells.add(String.format(Locale.ROOT, "%.3f ms", s.simStepSeconds() * 1e3));
             cells.add(String.format(Locale.ROOT, "%.3g%%", 100 * s.mfu()));
+            cells.add(Double.isNaN(s.ppBubble()) ? "-" : String.format(Locale.ROOT, "%.3f", s.ppBubble()));
             cells.add(Bytes.format(s.peakBytes()));
             Map<String, Long> bytes = s.bytesPerAxisPerStep();
             for (String a : axes) cells.add(bytes.containsKey(a) ? Bytes.format(bytes.get(a)) : "0");

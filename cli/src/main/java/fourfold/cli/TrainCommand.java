@@ -226,7 +226,6 @@ final class TrainCommand implements Callable<Integer> {
             }
             if (kernelTimes) trainer.measureKernelTimes(KernelTimesTable.warmupSteps(options.steps() - trainer.startStep()));
             // Everything is checked: from here on, only running out of memory can stop the run early.
-            double[] bubbles = {0, 0}; // sum of the steps' pp bubbles, steps that had one
             try (MetricsWriter metrics = MetricsWriter.open(reports ? metricsOut : null);
                  TrainProgress progress = new TrainProgress(options.steps(), !noProgress && reports)) {
                 if (reports) System.err.printf(Locale.ROOT, "fourfold: training %s (%,d parameters) on %s, %s, batch %d x %d tokens, steps %d..%d%n",
@@ -236,17 +235,13 @@ final class TrainCommand implements Callable<Integer> {
                     progress.step(m);
                     summary.add(m);
                     metrics.write(m, summary);
-                    if (!Double.isNaN(m.ppBubble())) {
-                        bubbles[0] += m.ppBubble();
-                        bubbles[1]++;
-                    }
                 }, runDir, saveEvery);
             }
             if (reports) {
                 System.err.print(SummaryTable.format(summary, profile));
-                if (bubbles[1] > 0) {
+                if (!Double.isNaN(summary.ppBubble())) {
                     System.err.printf(Locale.ROOT, "fourfold: pipeline bubble (simulated clock, mean over %d steps and %d pp ranks): %.3f%n",
-                            (int) bubbles[1], layout.pp(), bubbles[0] / bubbles[1]);
+                            summary.steps(), layout.pp(), summary.ppBubble());
                 }
                 for (String note : trainer.history().notes()) System.err.println("fourfold: note: " + note);
                 System.err.println("fourfold: checkpoint written to " + CheckpointHistory.latest(runDir) + " (" + runDir.resolve(CheckpointHistory.LATEST)

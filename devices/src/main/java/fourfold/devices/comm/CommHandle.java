@@ -11,6 +11,25 @@ public interface CommHandle {
 
     boolean isDone();
 
+    /** A handle whose work runs at the first {@link #await()}: a receive posted now and completed when awaited. */
+    static CommHandle onAwait(Runnable work) {
+        return new CommHandle() {
+            private boolean done;
+
+            @Override
+            public void await() {
+                if (done) return;
+                done = true;
+                work.run();
+            }
+
+            @Override
+            public boolean isDone() {
+                return done;
+            }
+        };
+    }
+
     /** A handle that is already complete (collectives on groups of size 1). */
     static CommHandle completed() {
         return Completed.INSTANCE;

@@ -216,21 +216,7 @@ public final class InProcessGroup implements ProcessGroup {
         long count = floats("recv", buf, "buffer");
         checkPeer("recv", "src", src);
         double posted = device.clock().now();
-        return new CommHandle() {
-            private boolean done;
-
-            @Override
-            public void await() {
-                if (done) return;
-                done = true;
-                receive(buf, count, src, tag, posted);
-            }
-
-            @Override
-            public boolean isDone() {
-                return done;
-            }
-        };
+        return CommHandle.onAwait(() -> receive(buf, count, src, tag, posted));
     }
 
     private void receive(MemorySegment buf, long count, int src, int tag, double posted) {

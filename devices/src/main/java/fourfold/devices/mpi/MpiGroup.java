@@ -262,21 +262,7 @@ final class MpiGroup implements ProcessGroup {
         GroupChecks.peer(this, "recv", "src", src);
         checkTag("recv", tag);
         double posted = device.clock().now();
-        return new CommHandle() {
-            private boolean done;
-
-            @Override
-            public void await() {
-                if (done) return;
-                done = true;
-                receive(buf, count, src, tag, posted);
-            }
-
-            @Override
-            public boolean isDone() {
-                return done;
-            }
-        };
+        return CommHandle.onAwait(() -> receive(buf, count, src, tag, posted));
     }
 
     private void receive(MemorySegment buf, long count, int src, int tag, double posted) {

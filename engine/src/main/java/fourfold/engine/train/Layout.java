@@ -1,6 +1,5 @@
 package fourfold.engine.train;
 
-import fourfold.devices.Axis;
 import fourfold.engine.UserError;
 import fourfold.engine.cp.Algorithm;
 import fourfold.engine.cp.Sharding;
@@ -42,16 +41,6 @@ public record Layout(int dp, int pp, int cp, int tp, int zero, int microBatches,
     /** Global pipeline stages: pp ranks x chunks per rank. */
     public int stages() {
         return pp * pipeline.virtualStages();
-    }
-
-    /** The size of one mesh axis. */
-    public int size(Axis axis) {
-        return switch (axis) {
-            case DP -> dp;
-            case PP -> pp;
-            case CP -> cp;
-            case TP -> tp;
-        };
     }
 
     public int devices() {

@@ -2,6 +2,7 @@ package fourfold.engine.train;
 
 import fourfold.devices.Axis;
 import fourfold.devices.Device;
+import fourfold.devices.Mesh;
 import fourfold.devices.Rank;
 import fourfold.devices.comm.ProcessGroup;
 import fourfold.engine.cp.ContextParallel;
@@ -35,7 +36,7 @@ public final class RankModel implements AutoCloseable {
         this.device = rank.device();
         this.tp = TensorParallel.of(rank.group(Axis.TP), layout.sequenceParallel());
         this.batchGroup = rank.group(Axis.DP);
-        this.dpGroup = rank.group(axes(layout, Axis.DP, Axis.CP));
+        this.dpGroup = rank.group(axes(rank.mesh(), Axis.DP, Axis.CP));
         this.ppGroup = rank.group(Axis.PP);
         ContextParallel cp = ContextParallel.of(rank.group(Axis.CP), layout.cpAlgorithm());
         StageSplit split = StageSplit.of(options.model(), layout.stages(), layout.pipeline().stageLayers());
@@ -75,12 +76,12 @@ public final class RankModel implements AutoCloseable {
     }
 
     /**
-     * {@code axes} without those of size 1 in {@code layout} (the first is always kept), so that
+     * {@code axes} without those of size 1 on {@code mesh} (the first is always kept), so that
      * without cp or pp a group is the one of the remaining axes, named as before.
      */
-    static Axis[] axes(Layout layout, Axis first, Axis... more) {
+    static Axis[] axes(Mesh mesh, Axis first, Axis... more) {
         List<Axis> kept = new ArrayList<>(List.of(first));
-        for (Axis a : more) if (layout.size(a) > 1) kept.add(a);
+        for (Axis a : more) if (mesh.size(a) > 1) kept.add(a);
         return kept.toArray(Axis[]::new);
     }
 

@@ -25,6 +25,8 @@ public final class RunSummary {
     private final List<EnumMap<MemoryTag, Long>> peakByDevice = new ArrayList<>();
     private final Map<String, Long> bytesPerAxis = new TreeMap<>();
     private double wallSeconds, wallSecondsAfterFirst, simSeconds;
+    private double bubbleSum;
+    private int bubbleSteps;
     private long peakBytes;
 
     public RunSummary(Layout layout, LlamaConfig model, int seq, long tokensPerStep, double peakFlopsPerDevice) {
@@ -50,6 +52,10 @@ public final class RunSummary {
         losses.add(m.loss());
         wallSeconds += m.stepSeconds();
         simSeconds += m.simSeconds();
+        if (!Double.isNaN(m.ppBubble())) {
+            bubbleSum += m.ppBubble();
+            bubbleSteps++;
+        }
         List<EnumMap<MemoryTag, Long>> peaks = m.peakByDevice();
         for (int d = 0; d < peaks.size(); d++) {
             if (peakByDevice.size() <= d) peakByDevice.add(new EnumMap<>(MemoryTag.class));
@@ -91,6 +97,11 @@ public final class RunSummary {
 
     public double mfu() {
         return ModelFlops.mfu(model, seq, tokensPerStep, simStepSeconds(), devices, peakFlopsPerDevice);
+    }
+
+    /** Mean pipeline bubble over the steps (see PipelineBubble); NaN without pipeline parallel. */
+    public double ppBubble() {
+        return bubbleSteps == 0 ? Double.NaN : bubbleSum / bubbleSteps;
     }
 
     /** Each device's peak bytes per tag, the largest over all steps. */

@@ -211,7 +211,7 @@ public final class Trainer implements AutoCloseable {
         Device device = rank.device();
         ProcessGroup world = rank.group(Axis.DP, Axis.PP, Axis.CP, Axis.TP);
         // The ranks whose loss sums make up the batch's (only last stages hold one): dp x pp x cp.
-        ProcessGroup lossGroup = rank.group(RankModel.axes(layout, Axis.DP, Axis.PP, Axis.CP));
+        ProcessGroup lossGroup = rank.group(RankModel.axes(rank.mesh(), Axis.DP, Axis.PP, Axis.CP));
         RankModel model = new RankModel(rank, options, layout, dpOptions, weightsFrom);
         AdamWOptimizer optimizer = model.optimizer(options.adamw());
         if (optimizerFrom != null) RankCheckpoint.loadOptimizer(model, optimizer, optimizerFrom);

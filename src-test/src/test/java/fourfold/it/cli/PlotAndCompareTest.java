@@ -135,19 +135,23 @@ class PlotAndCompareTest {
 
     @Test
     void compareGivesARowPerLayoutWithDeviationsAndReasons() {
-        Cli.Run r = run("compare", "--layouts", "dp2; tp2; dp3,tp3", "--preset", "test", "--steps", "2", "--batch", "4", "--seq", "16",
+        Cli.Run r = run("compare", "--layouts", "dp2; tp2; pp2,cp2; dp3,tp3", "--preset", "test", "--steps", "2", "--batch", "4", "--seq", "16",
                 "--device-memory", "64m", "--threads-per-device", "1").requireSuccess();
         List<List<String>> rows = r.out().lines().filter(l -> l.startsWith("| ")).skip(2)
                 .map(l -> Arrays.stream(l.substring(2, l.length() - 2).split(" \\| ")).toList()).toList();
-        assertEquals(List.of("single", "dp2", "tp2", "dp3,tp3"), rows.stream().map(row -> row.get(0)).toList(), "rows:\n" + r.out());
-        for (List<String> row : rows.subList(1, 3)) {
+        assertEquals(List.of("single", "dp2", "tp2", "pp2,cp2", "dp3,tp3"), rows.stream().map(row -> row.get(0)).toList(), "rows:\n" + r.out());
+        for (List<String> row : rows.subList(1, 4)) {
             assertTrue(Double.parseDouble(row.get(3)) <= 1e-5, row.get(0) + " reproduces the single-device losses: " + row);
             assertEquals(rows.get(0).get(2).substring(0, 5), row.get(2).substring(0, 5), "final loss of " + row.get(0));
         }
-        String reasons = rows.get(3).get(1);
+        int bubble = 8; // layout, devices, final loss, deviation, tokens/s, vs single, sim step, MFU, pp bubble
+        assertEquals("-", rows.get(1).get(bubble), "no pipeline, no bubble: " + rows.get(1));
+        double ppBubble = Double.parseDouble(rows.get(3).get(bubble));
+        assertTrue(ppBubble > 0 && ppBubble < 1, "the pipeline's bubble is a fraction: " + rows.get(3));
+        String reasons = rows.get(4).get(1);
         assertTrue(reasons.startsWith("cannot run: ") && reasons.contains("global batch 4") && reasons.contains("attention heads"),
                 "every reason in the row: " + reasons);
-        assertTrue(r.err().contains("compare [2/4] dp2 (2 devices): done"), "progress while it runs:\n" + r.err());
+        assertTrue(r.err().contains("compare [2/5] dp2 (2 devices): done"), "progress while it runs:\n" + r.err());
     }
 
     @Test
