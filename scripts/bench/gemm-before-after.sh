@@ -3,7 +3,7 @@
 # that survive this machine's drifting speed.
 #
 #   cp bench/target/benchmarks.jar /tmp/before.jar      # before the change
-#   ... change, then: mvn -B -q -DskipTests install
+#   ... change, then: ./mvnw -B -q -DskipTests install
 #   scripts/bench/gemm-before-after.sh /tmp/before.jar bench/target/benchmarks.jar nn_1024_1024_1024_t1 tn_768_128_384_t1
 #
 # CASE = variant_M_N_K_tWORKERS as in GemmBench. -Dseconds (per turn, default 0.5) and -Drounds (default 20)

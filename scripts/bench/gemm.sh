@@ -22,7 +22,7 @@ PY=/usr/bin/python3 # Debian's python: it has numpy on OpenBLAS (pyenv's python3
 "$PY" -c "import numpy" 2>/dev/null || { echo "gemm.sh: $PY cannot import numpy (apt-get install python3-numpy libopenblas0-pthread)" >&2; exit 1; }
 
 if [ ! -f bench/target/benchmarks.jar ] || [ -n "${GEMM_BENCH_BUILD:-}" ]; then
-  mvn -B -o -q -pl bench -am package -DskipTests
+  ./mvnw -B -o -q -pl bench -am package -DskipTests
 fi
 
 if [ "${1:-}" = "--interleaved" ]; then

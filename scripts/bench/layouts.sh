@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 . scripts/jdk25.sh
 find_jdk25
-[ -f bench/target/benchmarks.jar ] || mvn -B -q -DskipTests install >/dev/null
+[ -f bench/target/benchmarks.jar ] || ./mvnw -B -q -DskipTests install >/dev/null
 preset=$1 steps=$2 warmup=$3 profile=$4
 shift 4
 first=1

@@ -18,7 +18,7 @@ cd "$(dirname "$0")/../.."
 find_jdk25
 dir="${1:?usage: scripts/bench/portable.sh DIR}"
 jar=bench/target/benchmarks.jar
-[ -f "$jar" ] || mvn -B -o -q -pl bench -am package -DskipTests
+[ -f "$jar" ] || ./mvnw -B -o -q -pl bench -am package -DskipTests
 blas=$(readlink -f /usr/lib/x86_64-linux-gnu/libopenblas.so.0 2>/dev/null || true)
 [ -f "$blas" ] || { echo "portable.sh: libopenblas.so.0 not found (apt-get install libopenblas0-pthread)" >&2; exit 1; }
 

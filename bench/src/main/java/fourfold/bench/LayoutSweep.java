@@ -6,6 +6,7 @@ import fourfold.engine.cp.Algorithm;
 import fourfold.engine.cp.Sharding;
 import fourfold.engine.data.Sampling;
 import fourfold.engine.model.LlamaConfig;
+import fourfold.engine.pp.PipelineOptions;
 import fourfold.engine.train.Layout;
 import fourfold.engine.train.LrSchedule;
 import fourfold.engine.train.StepMetrics;
@@ -59,10 +60,11 @@ public final class LayoutSweep {
                 Boolean.getBoolean("docMask") ? fourfold.engine.data.Documents.standard() : null);
     }
 
-    /** A layout spec such as dp2-z1-t1: the layout and the worker threads per device. */
+    /** A layout spec such as dp2-z1-t1 or dp2-pp2-cp2-tp2-z1-mb2-interleaved-v2-ring-sp-t1: the layout and the worker threads per device. */
     record Run(Layout layout, int threads) {
         static Run parse(String spec) {
-            int dp = 1, tp = 1, cp = 1, zero = 0, mb = 1, threads = 1;
+            int dp = 1, pp = 1, tp = 1, cp = 1, zero = 0, mb = 1, threads = 1, v = 1;
+            String schedule = "1f1b";
             Algorithm algorithm = Algorithm.ALLGATHER;
             Sharding sharding = Sharding.HEADTAIL;
             boolean sp = false;
@@ -71,6 +73,9 @@ public final class LayoutSweep {
                 else if (Algorithm.parse(part) != null) algorithm = Algorithm.parse(part);
                 else if (part.equals("perdoc")) sharding = Sharding.PER_DOCUMENT;
                 else if (Sharding.parse(part) != null) sharding = Sharding.parse(part);
+                else if (List.of("gpipe", "1f1b", "interleaved", "zbh1").contains(part)) schedule = part.equals("zbh1") ? "zb-h1" : part;
+                else if (part.startsWith("pp")) pp = Integer.parseInt(part.substring(2));
+                else if (part.startsWith("v")) v = Integer.parseInt(part.substring(1));
                 else if (part.startsWith("cp")) cp = Integer.parseInt(part.substring(2));
                 else if (part.startsWith("dp")) dp = Integer.parseInt(part.substring(2));
                 else if (part.startsWith("tp")) tp = Integer.parseInt(part.substring(2));
@@ -79,7 +84,10 @@ public final class LayoutSweep {
                 else if (part.startsWith("t")) threads = Integer.parseInt(part.substring(1));
                 else throw new IllegalArgumentException("unknown layout part '" + part + "' in " + spec);
             }
-            return new Run(new Layout(dp, 1, 1, tp, zero, mb, sp).withCp(cp, algorithm, sharding), threads);
+            Layout layout = new Layout(dp, pp, 1, tp, zero, mb, sp)
+                    .withPipeline(new PipelineOptions(schedule, v, List.of()))
+                    .withCp(cp, algorithm, sharding);
+            return new Run(layout, threads);
         }
 
         Trainer trainer(TrainOptions options, String profile) {
