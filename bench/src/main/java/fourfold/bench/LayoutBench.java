@@ -22,7 +22,8 @@ import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.TimeUnit;
 
 /**
- * One training step of `tiny` (batch 12 x 64, AdamW) per layout of 8 devices, and on one device:
+ * One training step of `tiny` (batch 16 x 64, so that dp 8 divides it; AdamW) per layout of 8 and
+ * 16 devices, and on one device:
  * the throughput ratio of a layout to the single device is the ratio of their scores. The
  * trainer runs in its own thread for the whole trial; after each step its listener (rank 0)
  * hands the step's metrics over and waits, and the other ranks wait at their next collective, so
@@ -41,11 +42,11 @@ import java.util.concurrent.TimeUnit;
 @Measurement(iterations = 5, time = 4)
 @Fork(value = 1, jvmArgsAppend = {"--add-modules=jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
         "--sun-misc-unsafe-memory-access=allow", "--add-exports=java.base/jdk.internal.ref=ALL-UNNAMED",
-        "-Dchronicle.analytics.disable=true", "-Xmx4g"})
+        "-Dchronicle.analytics.disable=true", "-Xmx4g", "-Dbatch=16"})
 @State(Scope.Benchmark)
 public class LayoutBench {
     /** Layouts in `train --layout` shorthand; "single" is the one-device reference. */
-    @Param({"single", "dp8", "dp4,tp2", "dp2,tp4", "tp8"})
+    @Param({"single", "dp8", "dp4,tp2", "dp2,tp4", "dp2,pp2,tp2", "dp2,cp2,tp2", "pp2,cp2,tp2", "dp2,pp2,cp2,tp2"})
     public String layout;
     @Param({"2"})
     public int threads;
@@ -65,7 +66,7 @@ public class LayoutBench {
     @Setup(Level.Trial)
     public void start() throws InterruptedException {
         LayoutSpec spec = LayoutSpec.parse("layout", layout);
-        Layout l = spec.layout(0, 1, false);
+        Layout l = spec.layout(0, spec.pp() > 1 ? 2 * spec.pp() : 1, false); // 1F1B with 2 micro-batches per stage
         int perDevice = spec.devices() == 1 ? threads : 1;
         trainer = new Trainer(LayoutSweep.options("tiny", 1_000_000), l, new Trainer.Hardware(perDevice, 256L << 20, "cpu-local", null));
         runner = new Thread(() -> {
