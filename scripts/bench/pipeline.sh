@@ -5,6 +5,7 @@
 # F = B = W: (p-1)/(3m+p-1)).
 #   scripts/bench/pipeline.sh PRESET BATCH STEPS WARMUP PROFILE "PP SCHEDULE M [V]"...
 #   e.g. scripts/bench/pipeline.sh tiny 16 12 4 h100-nvlink-ib "1 - 1" "2 1f1b 8" "2 interleaved 8 2"
+#   PIPELINE_DEVICE_MEMORY=1g for larger models (default 256m per device)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 preset=$1 batch=$2 steps=$3 warmup=$4 profile=$5
@@ -17,7 +18,7 @@ for layout in "$@"; do
   read -r pp schedule m v <<<"$layout"
   v=${v:-1}
   args=(--preset "$preset" --batch "$batch" --steps "$steps" --warmup 0 --eval-every 0 --eval-windows 1
-        --profile "$profile" --device-memory 256m --no-progress --out "$tmp/ck" --metrics-out "$tmp/m.jsonl" --pp "$pp")
+        --profile "$profile" --device-memory "${PIPELINE_DEVICE_MEMORY:-256m}" --no-progress --out "$tmp/ck" --metrics-out "$tmp/m.jsonl" --pp "$pp")
   if [ "$schedule" != - ]; then args+=(--schedule "$schedule" --micro-batches "$m" --virtual-stages "$v"); fi
   ./fourfold train "${args[@]}" >/dev/null 2>"$tmp/err" || { echo "| $pp | $schedule | $m | $v | failed: $(tail -1 "$tmp/err") |"; continue; }
   python3 - "$tmp/m.jsonl" "$warmup" "$pp" "$schedule" "$m" "$v" <<'PY'
