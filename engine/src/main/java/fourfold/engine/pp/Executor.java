@@ -47,11 +47,11 @@ public final class Executor {
      * that they repeat, which is still safe: a tag comes back only after far more messages than
      * a pair of ranks ever has in flight, and messages of one tag arrive in order.
      */
-    private static int tag(int stage, int microBatch, boolean backward) {
-        return (int) (((long) microBatch * MAX_STAGES + stage) * 2 + (backward ? 1 : 0)) % TAGS;
+    private int tag(int stage, int microBatch, boolean backward) {
+        return (int) ((((long) microBatch * stages + stage) * 2 + (backward ? 1 : 0)) % TAGS);
     }
 
-    private static final int MAX_STAGES = 64, TAGS = 1 << 15;
+    private static final int TAGS = 1 << 15;
 
     private record Posted(Tensor buffer, CommHandle handle) {}
 

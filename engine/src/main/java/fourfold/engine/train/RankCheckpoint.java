@@ -35,10 +35,11 @@ final class RankCheckpoint {
         model.gatherAll();
         Map<String, float[]> weights = fullWeights(model, options, layout);
         model.releaseAll();
+        StageSplit split = split(options, layout);
         boolean sharded = !model.dataParallel().isEmpty() && model.dataParallel().getFirst().gradientsSharded();
-        Map<String, float[]> m = CheckpointAssembly.assemble(model, options.model(), split(options, layout), p -> localMoment(model, optimizer, p, 0, sharded));
-        Map<String, float[]> v = CheckpointAssembly.assemble(model, options.model(), split(options, layout), p -> localMoment(model, optimizer, p, 1, sharded));
-        Map<String, int[]> shapes = CheckpointAssembly.shapes(options.model(), split(options, layout), model.device(), model.tp());
+        Map<String, float[]> m = CheckpointAssembly.assemble(model, options.model(), split, p -> localMoment(model, optimizer, p, 0, sharded));
+        Map<String, float[]> v = CheckpointAssembly.assemble(model, options.model(), split, p -> localMoment(model, optimizer, p, 1, sharded));
+        Map<String, int[]> shapes = CheckpointAssembly.shapes(options.model(), split, model.device(), model.tp());
         if (rank.rank() == 0) writer.write(step, new Checkpoints.State(weights, shapes, m, v));
         rank.group(Axis.DP, Axis.PP, Axis.CP, Axis.TP).barrier();
     }
