@@ -8,8 +8,8 @@ import fourfold.engine.UserError;
 import java.util.Locale;
 
 /**
- * {@code --backend mpi}: this process is one rank of a job that {@code mpirun} started, one
- * process per simulated device. Only the process of rank 0 reports (progress, metrics, messages);
+ * {@code --backend mpi}: this process is one rank of a job that {@code mpirun} started, hosting
+ * one simulated device or {@code --devices-per-process} of them. Only the process of rank 0 reports (progress, metrics, messages);
  * every process checks the command line the same way, so a mistake is reported once, by rank 0.
  */
 final class MpiLaunch {
@@ -33,20 +33,22 @@ final class MpiLaunch {
         }
     }
 
-    /** Starts MPI for a mesh of {@code devices} ranks, or says what is wrong. */
-    static MpiHosting start(int devices) {
-        if (!MpiHosting.underMpirun() && devices > 1) {
-            throw new UserError("--backend mpi runs one process per device: start it with mpirun -np " + devices + " ./fourfold train --backend mpi ...");
+    /** Starts MPI for a mesh of {@code devices} ranks, {@code devicesPerProcess} in each process, or says what is wrong. */
+    static MpiHosting start(int devices, int devicesPerProcess) {
+        if (devices % devicesPerProcess != 0) throw new UserError(MpiHosting.processesHint(devices, devicesPerProcess));
+        if (!MpiHosting.underMpirun() && devices > devicesPerProcess) {
+            throw new UserError("--backend mpi runs under mpirun: " + MpiHosting.processesHint(devices, devicesPerProcess)
+                    + ", e.g. mpirun -np " + devices / devicesPerProcess + " ./fourfold train --backend mpi ...");
         }
         MpiHosting hosting;
         try {
-            hosting = MpiHosting.start();
+            hosting = MpiHosting.start(devicesPerProcess);
         } catch (MpiException e) {
             throw new UserError("--backend mpi: " + e.getMessage());
         }
-        if (hosting.worldSize() != devices) {
-            throw new UserError("the layout has " + devices + " device(s) but mpirun started " + hosting.worldSize()
-                    + " process(es); --backend mpi runs one process per device: mpirun -np " + devices + " ...");
+        if ((long) hosting.worldSize() * devicesPerProcess != devices) {
+            throw new UserError("the layout has " + devices + " device(s) but mpirun started " + hosting.worldSize() + " process(es) of "
+                    + devicesPerProcess + " device(s) each; " + MpiHosting.processesHint(devices, devicesPerProcess));
         }
         return hosting;
     }

@@ -127,8 +127,10 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--reshard-after-forward", defaultValue = "true", arity = "1", description = "ZeRO-3: free gathered parameters after forward and gather again for backward (default: ${DEFAULT-VALUE}).")
     boolean reshardAfterForward;
 
-    @Option(names = "--backend", defaultValue = "in-process", description = "in-process (every device a thread team of this JVM) or mpi (one process per device, started by mpirun -np N; see README) (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--backend", defaultValue = "in-process", description = "in-process (every device a thread team of this JVM) or mpi (processes started by mpirun -np N; see README) (default: ${DEFAULT-VALUE}).")
     String backend;
+    @Option(names = "--devices-per-process", defaultValue = "1", description = "With --backend mpi: simulated devices each process hosts (consecutive ranks; groups inside a process run in process), so mpirun -np DEVICES/k (default: ${DEFAULT-VALUE}).")
+    int devicesPerProcess;
 
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
@@ -148,6 +150,10 @@ final class TrainCommand implements Callable<Integer> {
 
     /** The run; {@code reports}: this process prints progress and messages and writes the metrics (rank 0's process). */
     private int train(boolean mpi, boolean reports) throws Exception {
+        if (!mpi && given("--devices-per-process")) {
+            throw new UserError("--devices-per-process places devices in MPI processes; it needs --backend mpi (in process every device is in this JVM already)");
+        }
+        if (devicesPerProcess < 1) throw new UserError("--devices-per-process must be >= 1, got " + devicesPerProcess);
         if (mpi && kernelTimes) throw new UserError("--kernel-times is not available with --backend mpi yet; time kernels with the in-process backend");
         if (resume != null && init != null) throw new UserError("--init and --resume exclude each other: --resume continues a run, --init starts a new one from weights");
         if (init != null && given("--preset")) {
@@ -190,8 +196,8 @@ final class TrainCommand implements Callable<Integer> {
             return 0;
         }
         int devices = layout.devices();
-        // Under MPI each process hosts one device; the processes of one host share its cores.
-        int devicesHere = mpi ? MpiHosting.processesOnThisHost() : devices;
+        // Under MPI each process hosts --devices-per-process devices; the processes of one host share its cores.
+        int devicesHere = mpi ? MpiHosting.processesOnThisHost() * devicesPerProcess : devices;
         int threads = threadsPerDevice != null ? threadsPerDevice : Math.max(1, Runtime.getRuntime().availableProcessors() / Math.max(1, devicesHere));
         if (threads < 1) throw new UserError("--threads-per-device must be >= 1, got " + threads);
         if (saveEvery < 0) throw new UserError("--save-every must be >= 0 (0: only at the end), got " + saveEvery);
@@ -211,7 +217,7 @@ final class TrainCommand implements Callable<Integer> {
 
         long bucket = parseSize("--bucket-size", bucketSize);
         Trainer.Hardware hardware = new Trainer.Hardware(threads, memory, profile, trace);
-        MpiHosting hosting = mpi ? MpiLaunch.start(devices) : null;
+        MpiHosting hosting = mpi ? MpiLaunch.start(devices, devicesPerProcess) : null;
         try (Trainer trainer = new Trainer(options, layout, hardware, new Trainer.DpOptions(bucket, reshardAfterForward),
                 hosting != null ? hosting : MpiLaunch.inProcess())) {
             RunSummary summary = new RunSummary(layout, model, T, options.tokensPerStep(), hostedDevice(trainer).spec().peakFlops());

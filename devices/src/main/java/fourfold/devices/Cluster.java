@@ -224,6 +224,15 @@ public final class Cluster implements AutoCloseable {
         return ranks[rank] != null;
     }
 
+    /**
+     * Whether {@code rank} is the first rank this process hosts: the one that speaks for the
+     * process in {@link #maxOverProcesses} and {@link #gatherToRoot}, which are per process.
+     */
+    public boolean leads(int rank) {
+        for (int r = 0; r < rank; r++) if (ranks[r] != null) return false;
+        return ranks[rank] != null;
+    }
+
     /** Whether this process hosts every rank (in process), so that every device's figures are at hand. */
     public boolean hostsEveryRank() {
         return !devices.contains(null);

@@ -26,6 +26,8 @@ final class Mpi {
     static final long STATUS_BYTES = 24;
     /** The standard guarantees tags up to 32767 on every implementation. */
     static final int TAG_LIMIT = 32767;
+    /** Open MPI's keyval of the predefined attribute MPI_TAG_UB (the first of its enum). */
+    private static final int TAG_UB_KEYVAL = 0;
 
     final MemorySegment commWorld;
     final MemorySegment byteType;
@@ -34,7 +36,7 @@ final class Mpi {
     final MemorySegment errorsReturn;
 
     private final MethodHandle initThread, initialized, finalized, finalizeFn, abort, commRank, commSize, commSplit, commDup,
-            setErrhandler, isend, irecv, test, testall, getCount, allreduce, gather, gatherv, errorString;
+            commGroup, groupIncl, groupFree, commCreateGroup, commGetAttr, setErrhandler, isend, irecv, test, testall, getCount, allreduce, gather, gatherv, errorString;
 
     private static Mpi instance;
 
@@ -67,6 +69,11 @@ final class Mpi {
         commSize = fn(linker, lib, "MPI_Comm_size", JAVA_INT, ADDRESS, ADDRESS);
         commSplit = fn(linker, lib, "MPI_Comm_split", JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS);
         commDup = fn(linker, lib, "MPI_Comm_dup", JAVA_INT, ADDRESS, ADDRESS);
+        commGroup = fn(linker, lib, "MPI_Comm_group", JAVA_INT, ADDRESS, ADDRESS);
+        groupIncl = fn(linker, lib, "MPI_Group_incl", JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, ADDRESS);
+        groupFree = fn(linker, lib, "MPI_Group_free", JAVA_INT, ADDRESS);
+        commCreateGroup = fn(linker, lib, "MPI_Comm_create_group", JAVA_INT, ADDRESS, ADDRESS, JAVA_INT, ADDRESS);
+        commGetAttr = fn(linker, lib, "MPI_Comm_get_attr", JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, ADDRESS);
         setErrhandler = fn(linker, lib, "MPI_Comm_set_errhandler", JAVA_INT, ADDRESS, ADDRESS);
         isend = fn(linker, lib, "MPI_Isend", JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS);
         irecv = fn(linker, lib, "MPI_Irecv", JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS);
@@ -166,6 +173,40 @@ final class Mpi {
             MemorySegment out = a.allocate(ADDRESS);
             check((int) commDup.invokeExact(comm, out), "MPI_Comm_dup");
             return out.get(ADDRESS, 0);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /**
+     * A communicator of the processes {@code ranks} of {@code comm} (in that order), created by
+     * those processes alone (MPI_Comm_create_group), so that groups of different processes can be
+     * made one after another without every process taking part in each.
+     */
+    MemorySegment createGroup(MemorySegment comm, int[] ranks, int tag) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment parent = a.allocate(ADDRESS);
+            check((int) commGroup.invokeExact(comm, parent), "MPI_Comm_group");
+            MemorySegment sub = a.allocate(ADDRESS);
+            check((int) groupIncl.invokeExact(parent.get(ADDRESS, 0), ranks.length, a.allocateFrom(JAVA_INT, ranks), sub), "MPI_Group_incl");
+            MemorySegment out = a.allocate(ADDRESS);
+            check((int) commCreateGroup.invokeExact(comm, sub.get(ADDRESS, 0), tag, out), "MPI_Comm_create_group");
+            check((int) groupFree.invokeExact(sub), "MPI_Group_free");
+            check((int) groupFree.invokeExact(parent), "MPI_Group_free");
+            return out.get(ADDRESS, 0);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** The largest tag this MPI accepts (attribute MPI_TAG_UB; at least 32767 by the standard). */
+    int tagUpperBound() {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment value = a.allocate(ADDRESS);
+            MemorySegment flag = a.allocate(JAVA_INT);
+            check((int) commGetAttr.invokeExact(commWorld, TAG_UB_KEYVAL, value, flag), "MPI_Comm_get_attr(MPI_TAG_UB)");
+            if (flag.get(JAVA_INT, 0) == 0) return TAG_LIMIT;
+            return value.get(ADDRESS, 0).reinterpret(Integer.BYTES).get(JAVA_INT, 0);
         } catch (Throwable t) {
             throw rethrow(t);
         }

@@ -51,10 +51,11 @@ final class MpiGroup implements ProcessGroup {
     private final Device device;
     private final MemorySegment comm;
     private final MemorySegment p2p;
+    private final MemberAddresses at;
     private final PendingSends pending;
     private long nextSeq; // driver thread only
 
-    MpiGroup(MpiNetwork net, String name, int[] members, int rank, Device device, MemorySegment comm, MemorySegment p2p) {
+    MpiGroup(MpiNetwork net, String name, int[] members, int rank, Device device, MpiNetwork.Comms comms) {
         this.net = net;
         this.mpi = net.mpi();
         this.name = name;
@@ -62,8 +63,9 @@ final class MpiGroup implements ProcessGroup {
         this.rank = rank;
         this.global = members[rank];
         this.device = device;
-        this.comm = comm;
-        this.p2p = p2p;
+        this.comm = comms.collectives();
+        this.p2p = comms.pointToPoint();
+        this.at = comms.addresses();
         this.pending = net.pendingSends(global);
     }
 
@@ -232,7 +234,7 @@ final class MpiGroup implements ProcessGroup {
         MemorySegment msg = block.segment().asSlice(0, bytes + Double.BYTES);
         MemorySegment.copy(buf, 0, msg, 0, bytes);
         msg.set(ValueLayout.JAVA_DOUBLE_UNALIGNED, bytes, device.clock().now());
-        pending.add(mpi, run, msg, dst, tag, p2p, block, where);
+        pending.add(mpi, run, msg, at.rank(dst), at.pointToPointTag(tag, rank, dst), p2p, block, where);
         if (dst == rank) return;
         net.stats().record(global, name(), CommKind.SEND_RECV, bytes, 0);
         if (net.trace().enabled()) { // a mark, as in process: the link time is on the receiver's span
@@ -277,7 +279,7 @@ final class MpiGroup implements ProcessGroup {
                 "receive " + name() + " " + from + "->" + global + " tag " + tag);
              Requests req = new Requests(mpi, run, 1)) {
             MemorySegment msg = block.segment().asSlice(0, bytes + Double.BYTES + 1);
-            int got = req.recvCounting(msg, src, tag, p2p, where,
+            int got = req.recvCounting(msg, at.rank(src), at.pointToPointTag(tag, src, rank), p2p, where,
                     () -> where + ": no message after " + run.timeoutText() + "; rank " + from + " never sent it");
             if (got != bytes + Double.BYTES) {
                 throw new IllegalArgumentException(where + ": the message holds " + (got - Double.BYTES) / Float.BYTES
@@ -353,7 +355,7 @@ final class MpiGroup implements ProcessGroup {
         RunControl run = net.run(label);
         run.checkAborted(label);
         long wallStart = System.nanoTime();
-        try (Exchange x = new Exchange(this, run, label, (int) (seq % (Mpi.TAG_LIMIT + 1)), p.count, start)) {
+        try (Exchange x = new Exchange(this, run, label, seq, p.count, start)) {
             if (p.staging && p.count > 0) x.allocateStaging(net.sliceFloats());
             if (p.count > 0 || p.kind == CommKind.BARRIER) p.body.run(x);
             x.freeStaging();
@@ -373,7 +375,7 @@ final class MpiGroup implements ProcessGroup {
     private static final class Exchange implements AutoCloseable {
         private final MpiGroup g;
         private final String label;
-        private final int tag;
+        private final long seq;
         private final long count;
         private final int i;
         private final int n;
@@ -386,10 +388,10 @@ final class MpiGroup implements ProcessGroup {
         long sent;
         long received;
 
-        Exchange(MpiGroup g, RunControl run, String label, int tag, long count, double start) {
+        Exchange(MpiGroup g, RunControl run, String label, long seq, long count, double start) {
             this.g = g;
             this.label = label;
-            this.tag = tag;
+            this.seq = seq;
             this.count = count;
             this.i = g.rank;
             this.n = g.size();
@@ -428,10 +430,20 @@ final class MpiGroup implements ProcessGroup {
             return Math.max(0, Math.min(slotFloats, length - j * slotFloats));
         }
 
+        /** Posts the receive of a message from member {@code from}. */
+        private void recv(MemorySegment buf, int from) {
+            req.recv(buf, g.at.rank(from), g.at.collectiveTag(seq, from, i), g.comm);
+        }
+
+        /** Posts the send of a message to member {@code to}. */
+        private void send(MemorySegment buf, int to) {
+            req.send(buf, g.at.rank(to), g.at.collectiveTag(seq, i, to), g.comm);
+        }
+
         private void sendTimes(int peer, double t0, double t1) {
             timeOut.set(ValueLayout.JAVA_DOUBLE, 0, t0);
             timeOut.set(ValueLayout.JAVA_DOUBLE, Double.BYTES, t1);
-            req.send(timeOut, peer, tag, g.comm);
+            send(timeOut, peer);
         }
 
         private MemorySegment timeSlot(int k) {
@@ -481,9 +493,9 @@ final class MpiGroup implements ProcessGroup {
                     Chunk in = g.chunk(count, g.mod(i - s - 2));
                     inSlot = 1 - inSlot;
                     long inLen = sliceLength(in.length(), r);
-                    req.recv(slot(inSlot, inLen), pv, tag, g.comm);
-                    if (r == 0) req.recv(timeSlot(0), pv, tag, g.comm);
-                    req.send(out, nx, tag, g.comm);
+                    recv(slot(inSlot, inLen), pv);
+                    if (r == 0) recv(timeSlot(0), pv);
+                    send(out, nx);
                     if (r == 0) sendTimes(nx, time, 0);
                     await("to send its data", pv);
                     if (r == 0) predTime = receivedTime(0, 0);
@@ -511,9 +523,9 @@ final class MpiGroup implements ProcessGroup {
                 if (t > 0) time = arrive(predTime, c.length() * Float.BYTES, inLink);
                 MemorySegment data = t == 0 ? own.asSlice(ownOffset, c.length() * Float.BYTES) : floats(out, c.start(), c.length());
                 Chunk in = g.chunk(count, g.mod(i - t - 1));
-                req.recv(floats(out, in.start(), in.length()), pv, tag, g.comm);
-                req.recv(timeSlot(0), pv, tag, g.comm);
-                req.send(data, nx, tag, g.comm);
+                recv(floats(out, in.start(), in.length()), pv);
+                recv(timeSlot(0), pv);
+                send(data, nx);
                 sendTimes(nx, time, 0);
                 await("to send its data", pv);
                 predTime = receivedTime(0, 0);
@@ -536,8 +548,8 @@ final class MpiGroup implements ProcessGroup {
             double start = time;
             double done = time;
             if (d > 0) {
-                req.recv(buf, pv, tag, g.comm);
-                req.recv(timeSlot(0), pv, tag, g.comm);
+                recv(buf, pv);
+                recv(timeSlot(0), pv);
                 await("to send its data", pv);
                 LinkSpec l = g.link(pv, i);
                 start = Math.max(receivedTime(0, 0), time) + l.latency();
@@ -546,7 +558,7 @@ final class MpiGroup implements ProcessGroup {
                 received += bytes;
             }
             if (d < n - 1) {
-                req.send(buf, nx, tag, g.comm);
+                send(buf, nx);
                 sendTimes(nx, start, done);
                 await("to receive the data", nx);
                 sent += bytes;
@@ -560,13 +572,13 @@ final class MpiGroup implements ProcessGroup {
             timeOut.set(ValueLayout.JAVA_DOUBLE, 0, time);
             for (int s = 1; s < n; s++) {
                 int src = g.mod(i - s);
-                req.recv(floats(output, src * chunkFloats, chunkFloats), src, tag, g.comm);
-                req.recv(timeSlot(s), src, tag, g.comm);
+                recv(floats(output, src * chunkFloats, chunkFloats), src);
+                recv(timeSlot(s), src);
             }
             for (int s = 1; s < n; s++) {
                 int dst = g.mod(i + s);
-                req.send(floats(input, dst * chunkFloats, chunkFloats), dst, tag, g.comm);
-                req.send(timeOut, dst, tag, g.comm);
+                send(floats(input, dst * chunkFloats, chunkFloats), dst);
+                send(timeOut, dst);
             }
             await("to exchange its chunk", -1);
             double t = time;
@@ -582,8 +594,8 @@ final class MpiGroup implements ProcessGroup {
         /** Every member's start time to every other; costs what a 0-byte ring all-reduce costs after the last arrival. */
         void barrier() {
             timeOut.set(ValueLayout.JAVA_DOUBLE, 0, time);
-            for (int j = 0; j < n; j++) if (j != i) req.recv(timeSlot(j), j, tag, g.comm);
-            for (int j = 0; j < n; j++) if (j != i) req.send(timeOut, j, tag, g.comm);
+            for (int j = 0; j < n; j++) if (j != i) recv(timeSlot(j), j);
+            for (int j = 0; j < n; j++) if (j != i) send(timeOut, j);
             await("to join", -1);
             double latest = time;
             double latency = 0;

@@ -15,8 +15,9 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * One MPI process of a cluster spread over processes (and hosts) by {@code mpirun}: it hosts the
- * mesh rank equal to its MPI world rank, so the rank-to-mesh mapping is the in-process one.
+ * One MPI process of a cluster spread over processes (and hosts) by {@code mpirun}: with k devices
+ * per process, process p hosts the mesh ranks [p·k, (p+1)·k), so the rank-to-mesh mapping is the
+ * in-process one and, tp being innermost, a tp group with tp dividing k stays inside a process.
  * {@link #start} initializes MPI with MPI_THREAD_MULTIPLE (the driver and comm threads of a rank
  * call MPI at once) and refuses to go on without it; {@link #close} finalizes it.
  */
@@ -24,12 +25,15 @@ public final class MpiHosting implements Hosting, AutoCloseable {
     private final Mpi mpi;
     private final int worldRank;
     private final int worldSize;
+    private final int devicesPerProcess;
     /** A private copy of MPI_COMM_WORLD for metrics and the trace, never mixed with the groups' traffic. */
     private final MemorySegment control;
     private boolean closed;
 
-    private MpiHosting(Mpi mpi) {
+    private MpiHosting(Mpi mpi, int devicesPerProcess) {
+        if (devicesPerProcess < 1) throw new IllegalArgumentException("devices per process must be >= 1, got " + devicesPerProcess);
         this.mpi = mpi;
+        this.devicesPerProcess = devicesPerProcess;
         int granted = mpi.initialized() ? Mpi.THREAD_MULTIPLE : mpi.initThread();
         if (granted < Mpi.THREAD_MULTIPLE) {
             throw new MpiException("Open MPI granted thread level " + granted + ", fourfold needs MPI_THREAD_MULTIPLE (3): a rank's driver"
@@ -41,9 +45,14 @@ public final class MpiHosting implements Hosting, AutoCloseable {
         this.control = mpi.dup(mpi.commWorld);
     }
 
-    /** Initializes MPI (once per JVM) and returns this process's place in the job. */
+    /** Initializes MPI (once per JVM) and returns this process's place in the job, one device per process. */
     public static MpiHosting start() {
-        return new MpiHosting(Mpi.load());
+        return start(1);
+    }
+
+    /** As {@link #start()}, with {@code devicesPerProcess} consecutive mesh ranks in each process. */
+    public static MpiHosting start(int devicesPerProcess) {
+        return new MpiHosting(Mpi.load(), devicesPerProcess);
     }
 
     /** Whether this JVM was started by Open MPI's mpirun (its environment says so). */
@@ -68,18 +77,31 @@ public final class MpiHosting implements Hosting, AutoCloseable {
         return worldSize;
     }
 
+    public int devicesPerProcess() {
+        return devicesPerProcess;
+    }
+
     @Override
     public boolean hosts(int rank) {
-        return rank == worldRank;
+        return rank / devicesPerProcess == worldRank;
     }
 
     @Override
     public Network network(Mesh mesh, List<Device> devices, Topology topology, CommStats stats, Trace trace, long sliceBytes) {
-        if (mesh.size() != worldSize) {
-            throw new MpiException("the layout " + mesh + " has " + mesh.size() + " devices but " + worldSize
-                    + " MPI process(es) were started; start one process per device: mpirun -np " + mesh.size() + " ...");
+        if (mesh.size() != (long) worldSize * devicesPerProcess) {
+            throw new MpiException("the layout " + mesh + " has " + mesh.size() + " devices but " + worldSize + " MPI process(es) of "
+                    + devicesPerProcess + " device(s) each were started; " + processesHint(mesh.size(), devicesPerProcess));
         }
-        return new MpiNetwork(mpi, mpi.commWorld, worldRank, mesh, devices, topology, stats, trace, sliceBytes);
+        return new MpiNetwork(mpi, mpi.commWorld, worldRank, devicesPerProcess, mesh, devices, topology, stats, trace, sliceBytes);
+    }
+
+    /** How to start a job of {@code devices} devices with {@code devicesPerProcess} in each process. */
+    public static String processesHint(int devices, int devicesPerProcess) {
+        if (devices % devicesPerProcess != 0) {
+            return "--devices-per-process " + devicesPerProcess + " does not divide the layout's " + devices + " devices; use a divisor of " + devices;
+        }
+        return "start mpirun -np " + devices / devicesPerProcess + " for " + devices + " devices"
+                + (devicesPerProcess > 1 ? " with --devices-per-process " + devicesPerProcess : " (one process per device)");
     }
 
     @Override

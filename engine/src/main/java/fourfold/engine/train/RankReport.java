@@ -38,19 +38,23 @@ public record RankReport(EnumMap<MemoryTag, Long> peak, Map<String, Long> bytesS
         return bytes.toByteArray();
     }
 
-    /** The rank and report {@link #encode} wrote. */
-    public static Map.Entry<Integer, RankReport> decode(byte[] data) {
+    /** The ranks and reports of one or more {@link #encode}d reports written one after another. */
+    public static Map<Integer, RankReport> decodeAll(byte[] data) {
+        Map<Integer, RankReport> all = new LinkedHashMap<>();
         try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(data))) {
-            int rank = in.readInt();
-            EnumMap<MemoryTag, Long> peak = new EnumMap<>(MemoryTag.class);
-            for (MemoryTag t : MemoryTag.values()) peak.put(t, in.readLong());
-            Map<String, Long> sent = new LinkedHashMap<>();
-            for (int i = in.readInt(); i > 0; i--) sent.put(in.readUTF(), in.readLong());
-            long[] buckets = new long[in.readInt()];
-            for (int i = 0; i < buckets.length; i++) buckets[i] = in.readLong();
-            return Map.entry(rank, new RankReport(peak, sent, buckets));
+            while (in.available() > 0) {
+                int rank = in.readInt();
+                EnumMap<MemoryTag, Long> peak = new EnumMap<>(MemoryTag.class);
+                for (MemoryTag t : MemoryTag.values()) peak.put(t, in.readLong());
+                Map<String, Long> sent = new LinkedHashMap<>();
+                for (int i = in.readInt(); i > 0; i--) sent.put(in.readUTF(), in.readLong());
+                long[] buckets = new long[in.readInt()];
+                for (int i = 0; i < buckets.length; i++) buckets[i] = in.readLong();
+                all.put(rank, new RankReport(peak, sent, buckets));
+            }
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+        return all;
     }
 }

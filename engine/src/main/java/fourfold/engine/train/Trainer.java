@@ -17,6 +17,7 @@ import fourfold.engine.data.Batch;
 import fourfold.engine.data.BatchSampler;
 import fourfold.engine.data.TextDataset;
 
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -248,7 +249,7 @@ public final class Trainer implements AutoCloseable {
                 double val = eval ? evaluation.loss(model) : Double.NaN;
                 world.barrier(); // every rank's clock and peak are in
                 List<RankReport> reports = reports(rank);
-                double[] slowest = cluster.maxOverProcesses(Arrays.stream(simDelta).max().orElse(0), Arrays.stream(peaks).max().orElse(0));
+                double[] slowest = slowest(rank, simDelta, peaks);
                 if (rank.rank() == 0) {
                     listener.accept(new StepMetrics(done, r.lossSum() / options.tokensPerStep(), lr, r.gradNorm(),
                             options.tokensPerStep() / seconds, seconds, val, slowest[0], (long) slowest[1],
@@ -267,16 +268,23 @@ public final class Trainer implements AutoCloseable {
 
     /**
      * Every device's report of this step, in rank order, on rank 0 (empty elsewhere). In process
-     * they are at hand; under MPI each process sends its device's to rank 0's process.
+     * they are at hand; under MPI the first rank of each process sends its process's reports to
+     * rank 0's process (after the step's barrier, so all of them are in).
      */
     private List<RankReport> reports(Rank rank) {
         if (cluster.hostsEveryRank()) return rank.rank() == 0 ? List.copyOf(Arrays.asList(lastStep)) : List.of();
+        if (!cluster.leads(rank.rank())) return List.of();
+        ByteArrayOutputStream mine = new ByteArrayOutputStream();
+        for (int r = 0; r < lastStep.length; r++) if (cluster.hosts(r)) mine.writeBytes(lastStep[r].encode(r));
         RankReport[] all = new RankReport[lastStep.length];
-        for (byte[] b : cluster.gatherToRoot(lastStep[rank.rank()].encode(rank.rank()))) {
-            Map.Entry<Integer, RankReport> e = RankReport.decode(b);
-            all[e.getKey()] = e.getValue();
-        }
+        for (byte[] b : cluster.gatherToRoot(mine.toByteArray())) RankReport.decodeAll(b).forEach((r, report) -> all[r] = report);
         return rank.rank() == 0 ? List.of(all) : List.of();
+    }
+
+    /** The longest simulated step and the highest peak over every device, on rank 0 (one call per process under MPI). */
+    private double[] slowest(Rank rank, double[] simDelta, long[] peaks) {
+        double[] here = {Arrays.stream(simDelta).max().orElse(0), Arrays.stream(peaks).max().orElse(0)};
+        return cluster.leads(rank.rank()) ? cluster.maxOverProcesses(here) : here;
     }
 
     private static Map<String, Long> bytesSent(Rank rank) {

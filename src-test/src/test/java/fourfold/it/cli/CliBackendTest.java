@@ -23,4 +23,22 @@ class CliBackendTest {
         String line = Cli.train("--backend", "mpi", "--kernel-times").requireOneLineError(2);
         assertTrue(line.contains("--kernel-times") && line.contains("--backend mpi"), line);
     }
+
+    @Test
+    void devicesPerProcessNeedsTheMpiBackend() {
+        String line = Cli.train("--devices-per-process", "2", "--dp", "2").requireOneLineError(2);
+        assertTrue(line.contains("--devices-per-process") && line.contains("--backend mpi"), line);
+    }
+
+    @Test
+    void devicesPerProcessMustDivideTheLayout() {
+        String line = Cli.train("--backend", "mpi", "--dp", "4", "--devices-per-process", "3").requireOneLineError(2);
+        assertTrue(line.contains("does not divide") && line.contains("4 devices"), line);
+    }
+
+    @Test
+    void severalDevicesPerProcessWithoutMpirunSaysHowManyProcessesToStart() {
+        String line = Cli.train("--backend", "mpi", "--dp", "4", "--devices-per-process", "2").requireOneLineError(2);
+        assertTrue(line.contains("mpirun -np 2") && line.contains("--devices-per-process 2"), line);
+    }
 }

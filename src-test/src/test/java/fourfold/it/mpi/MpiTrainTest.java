@@ -23,7 +23,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * in-process run of the same layout. The collectives over MPI run the in-process ring algorithms
  * in the same order, so the comparison is bitwise: losses, gradient norms, simulated step times,
  * device memory peaks, final weights and optimizer moments: dp2·tp2 and pp2·cp2 in 4 processes,
- * dp2·pp2·tp2 in 8.
+ * dp2·pp2·tp2 in 8; and with several devices per process (groups inside a process in process, groups
+ * across processes over MPI, with several members of one group in one process).
  */
 class MpiTrainTest {
     /** The `test` preset, 2 steps of 4 x 16 tokens, small devices: each JVM stays small and quick. */
@@ -58,32 +59,51 @@ class MpiTrainTest {
 
     @Test
     void dp2tp2InFourProcessesEqualsTheInProcessRunBitwise(@TempDir Path tmp) throws IOException {
-        assertMpiRunEqualsInProcess(tmp, 4, "--dp", "2", "--tp", "2");
+        assertMpiRunEqualsInProcess(tmp, 4, 1, "--dp", "2", "--tp", "2");
+    }
+
+    /** tp inside each process (in process), dp across the two. */
+    @Test
+    void dp2tp2InTwoProcessesOfTwoDevicesEqualsTheInProcessRunBitwise(@TempDir Path tmp) throws IOException {
+        assertMpiRunEqualsInProcess(tmp, 2, 2, "--dp", "2", "--tp", "2");
+    }
+
+    /** Two processes of four: each dp group has two members in each process (ZeRO-3 reduce-scatters and all-gathers). */
+    @Test
+    void dp4tp2InTwoProcessesOfFourDevicesEqualsTheInProcessRunBitwise(@TempDir Path tmp) throws IOException {
+        assertMpiRunEqualsInProcess(tmp, 2, 4, "--dp", "4", "--tp", "2", "--zero", "3");
+    }
+
+    /** Pipeline sends between two stages in one process and between processes, on one pp group. */
+    @Test
+    void pp4InTwoProcessesOfTwoDevicesEqualsTheInProcessRunBitwise(@TempDir Path tmp) throws IOException {
+        assertMpiRunEqualsInProcess(tmp, 2, 2, "--pp", "4", "--micro-batches", "4", "--schedule", "1f1b");
     }
 
     /** Pipeline sends and receives and the cp exchanges of attention (ring) between processes. */
     @Test
     void pp2cp2InFourProcessesEqualsTheInProcessRunBitwise(@TempDir Path tmp) throws IOException {
-        assertMpiRunEqualsInProcess(tmp, 4, "--pp", "2", "--cp", "2", "--cp-algo", "ring", "--micro-batches", "2", "--schedule", "zb-h1");
+        assertMpiRunEqualsInProcess(tmp, 4, 1, "--pp", "2", "--cp", "2", "--cp-algo", "ring", "--micro-batches", "2", "--schedule", "zb-h1");
     }
 
     @Test
     void dp2pp2tp2InEightProcessesEqualsTheInProcessRunBitwise(@TempDir Path tmp) throws IOException {
-        assertMpiRunEqualsInProcess(tmp, 8, "--layout", "dp2,pp2,tp2", "--zero", "1", "--micro-batches", "2");
+        assertMpiRunEqualsInProcess(tmp, 8, 1, "--layout", "dp2,pp2,tp2", "--zero", "1", "--micro-batches", "2");
     }
 
     /**
-     * The layout run in-process and as {@code processes} MPI processes: the same per-step metrics
+     * The layout run in-process and as {@code processes} MPI processes of {@code devicesPerProcess}: the same per-step metrics
      * (bar the wall clock), peaks within a staging block, byte-identical checkpoints, one report,
      * the same trace spans.
      */
-    private static void assertMpiRunEqualsInProcess(Path tmp, int processes, String... layout) throws IOException {
+    private static void assertMpiRunEqualsInProcess(Path tmp, int processes, int devicesPerProcess, String... layout) throws IOException {
         MpiJob.requireMpirun();
-        String what = String.join(" ", layout);
+        String what = String.join(" ", layout) + (devicesPerProcess > 1 ? ", " + devicesPerProcess + " devices per process" : "");
         Path ref = tmp.resolve("in-process"), mpi = tmp.resolve("mpi");
         assertEquals(0, Main.execute(args(ref, layout).toArray(String[]::new)), "in-process reference run of " + what);
         List<String> mpiArgs = args(mpi, "--backend", "mpi");
         mpiArgs.addAll(List.of(layout));
+        if (devicesPerProcess > 1) mpiArgs.addAll(List.of("--devices-per-process", String.valueOf(devicesPerProcess)));
         MpiJob.Result r = MpiJob.run(processes, null, mpiArgs, tmp.resolve("mpi.log"), JOB_TIMEOUT);
         assertEquals(0, r.code(), () -> "mpirun -np " + processes + " train --backend mpi " + what + " failed:\n" + r.output());
 
@@ -104,7 +124,7 @@ class MpiTrainTest {
         assertEquals(1, r.output().lines().filter(l -> l.startsWith("step     2/2")).count(), () -> "one line for the last step:\n" + r.output());
         // The trace holds every rank's events, as the in-process one does.
         String trace = Files.readString(mpi.resolve("trace.json")), refTrace = Files.readString(ref.resolve("trace.json"));
-        for (int rank = 0; rank < processes; rank++) assertTrue(trace.contains("\"GPU " + rank + " (dp="), "trace names GPU " + rank);
+        for (int rank = 0; rank < processes * devicesPerProcess; rank++) assertTrue(trace.contains("\"GPU " + rank + " (dp="), "trace names GPU " + rank);
         assertEquals(count(refTrace, "\"ph\":\"X\""), count(trace, "\"ph\":\"X\""), what + ": spans in the MPI trace against the in-process trace");
     }
 
