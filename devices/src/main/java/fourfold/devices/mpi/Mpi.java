@@ -35,7 +35,7 @@ final class Mpi {
     final MemorySegment opMax;
     final MemorySegment errorsReturn;
 
-    private final MethodHandle initThread, initialized, finalized, finalizeFn, abort, commRank, commSize, commSplit, commDup,
+    private final MethodHandle initThread, initialized, finalized, finalizeFn, abort, commRank, commSize, commDup,
             commGroup, groupIncl, groupFree, commCreateGroup, commGetAttr, setErrhandler, isend, irecv, test, testall, getCount, allreduce, gather, gatherv, errorString;
 
     private static Mpi instance;
@@ -67,7 +67,6 @@ final class Mpi {
         abort = fn(linker, lib, "MPI_Abort", JAVA_INT, ADDRESS, JAVA_INT);
         commRank = fn(linker, lib, "MPI_Comm_rank", JAVA_INT, ADDRESS, ADDRESS);
         commSize = fn(linker, lib, "MPI_Comm_size", JAVA_INT, ADDRESS, ADDRESS);
-        commSplit = fn(linker, lib, "MPI_Comm_split", JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS);
         commDup = fn(linker, lib, "MPI_Comm_dup", JAVA_INT, ADDRESS, ADDRESS);
         commGroup = fn(linker, lib, "MPI_Comm_group", JAVA_INT, ADDRESS, ADDRESS);
         groupIncl = fn(linker, lib, "MPI_Group_incl", JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, ADDRESS);
@@ -152,17 +151,6 @@ final class Mpi {
             MemorySegment out = a.allocate(JAVA_INT);
             check((int) h.invokeExact(comm, out), what);
             return out.get(JAVA_INT, 0);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
-    }
-
-    /** A new communicator of the processes that pass the same {@code color}, ordered by {@code key}. */
-    MemorySegment split(MemorySegment comm, int color, int key) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment out = a.allocate(ADDRESS);
-            check((int) commSplit.invokeExact(comm, color, key, out), "MPI_Comm_split");
-            return out.get(ADDRESS, 0);
         } catch (Throwable t) {
             throw rethrow(t);
         }
