@@ -39,10 +39,19 @@ final class MpiJob {
 
     record Result(int code, String output, Duration took) {}
 
+    /** mpirun on this host alone, as root where needed and with more processes than cores. */
+    static final List<String> LOCALHOST = List.of("mpirun", "--allow-run-as-root", "--oversubscribe");
+
     /** The command line of a job of {@code n} processes of {@code mainClass} (fourfold's CLI unless given). */
     static List<String> command(int n, String mainClass, List<String> args) {
+        return command(LOCALHOST, n, mainClass, args);
+    }
+
+    /** As {@link #command(int, String, List)}, started by {@code mpirun} (the command and its options up to -np). */
+    static List<String> command(List<String> mpirun, int n, String mainClass, List<String> args) {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        List<String> cmd = new ArrayList<>(List.of("mpirun", "--allow-run-as-root", "--oversubscribe", "-np", String.valueOf(n),
+        List<String> cmd = new ArrayList<>(mpirun);
+        cmd.addAll(List.of("-np", String.valueOf(n),
                 java, "--add-modules=jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
                 "--add-exports=java.base/jdk.internal.ref=ALL-UNNAMED", "--add-opens=java.base/java.lang.reflect=ALL-UNNAMED",
                 "--add-exports=java.base/sun.nio.ch=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow",
@@ -53,8 +62,12 @@ final class MpiJob {
     }
 
     static Process start(int n, String mainClass, List<String> args, Path log) {
+        return start(LOCALHOST, n, mainClass, args, log);
+    }
+
+    static Process start(List<String> mpirun, int n, String mainClass, List<String> args, Path log) {
         try {
-            return new ProcessBuilder(command(n, mainClass, args)).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+            return new ProcessBuilder(command(mpirun, n, mainClass, args)).redirectErrorStream(true).redirectOutput(log.toFile()).start();
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
@@ -62,8 +75,12 @@ final class MpiJob {
 
     /** Runs the job to its end (at most {@code timeout}; then it is killed and the result says so). */
     static Result run(int n, String mainClass, List<String> args, Path log, Duration timeout) {
+        return run(LOCALHOST, n, mainClass, args, log, timeout);
+    }
+
+    static Result run(List<String> mpirun, int n, String mainClass, List<String> args, Path log, Duration timeout) {
         long t0 = System.nanoTime();
-        Process p = start(n, mainClass, args, log);
+        Process p = start(mpirun, n, mainClass, args, log);
         return finish(p, log, timeout, t0);
     }
 

@@ -92,11 +92,29 @@ class MpiTrainTest {
     }
 
     /**
+     * Two hosts (network namespaces joined by a veth pair, TCP between them), one process on each
+     * with two devices: tp inside each process, dp from host to host.
+     */
+    @Test
+    void dp2tp2OnTwoHostsEqualsTheInProcessRunBitwise(@TempDir Path tmp) throws IOException {
+        MpiJob.requireMpirun();
+        try (NetnsHosts hosts = NetnsHosts.createOrSkip(tmp)) {
+            assertMpiRunEqualsInProcess(tmp, hosts.mpirun(1), 2, 2, "--dp", "2", "--tp", "2");
+            assertTrue(hosts.startedProcessesInSecondHost(), "mpirun started the second process in the second host (its rsh agent ran there)");
+        }
+    }
+
+    private static void assertMpiRunEqualsInProcess(Path tmp, int processes, int devicesPerProcess, String... layout) throws IOException {
+        assertMpiRunEqualsInProcess(tmp, MpiJob.LOCALHOST, processes, devicesPerProcess, layout);
+    }
+
+    /**
      * The layout run in-process and as {@code processes} MPI processes of {@code devicesPerProcess}: the same per-step metrics
      * (bar the wall clock), peaks within a staging block, byte-identical checkpoints, one report,
      * the same trace spans.
      */
-    private static void assertMpiRunEqualsInProcess(Path tmp, int processes, int devicesPerProcess, String... layout) throws IOException {
+    private static void assertMpiRunEqualsInProcess(Path tmp, List<String> mpirun, int processes, int devicesPerProcess, String... layout)
+            throws IOException {
         MpiJob.requireMpirun();
         String what = String.join(" ", layout) + (devicesPerProcess > 1 ? ", " + devicesPerProcess + " devices per process" : "");
         Path ref = tmp.resolve("in-process"), mpi = tmp.resolve("mpi");
@@ -104,7 +122,7 @@ class MpiTrainTest {
         List<String> mpiArgs = args(mpi, "--backend", "mpi");
         mpiArgs.addAll(List.of(layout));
         if (devicesPerProcess > 1) mpiArgs.addAll(List.of("--devices-per-process", String.valueOf(devicesPerProcess)));
-        MpiJob.Result r = MpiJob.run(processes, null, mpiArgs, tmp.resolve("mpi.log"), JOB_TIMEOUT);
+        MpiJob.Result r = MpiJob.run(mpirun, processes, null, mpiArgs, tmp.resolve("mpi.log"), JOB_TIMEOUT);
         assertEquals(0, r.code(), () -> "mpirun -np " + processes + " train --backend mpi " + what + " failed:\n" + r.output());
 
         assertEquals(deterministicMetrics(ref.resolve("metrics.jsonl")), deterministicMetrics(mpi.resolve("metrics.jsonl")),
