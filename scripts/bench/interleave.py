@@ -21,6 +21,9 @@ This machine's speed drifts over seconds (a co-tenant on the host), so bursts ta
 see the same machine: the ratio of two sides is computed per round and its median is reported
 (with quartiles), next to each side's median tokens/s. The first --warmup rounds (JIT, caches)
 are dropped. The side order alternates every round so that neither side always runs first.
+Each burst also records the CPU time (user + system, from /proc) that its side used and that the
+waiting sides used meanwhile, in cores (CPU seconds per wall second): a waiting side that burns
+CPU (spinning threads, JIT, GC) would slow the running one, so the harness itself is checked.
 Output: a markdown table on stdout (and --json FILE with every burst).
 """
 import argparse
@@ -29,6 +32,9 @@ import os
 import statistics
 import subprocess
 import sys
+import time
+
+TICKS = os.sysconf("SC_CLK_TCK")
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 JAVA_FLAGS = ["--add-modules=jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
@@ -79,7 +85,15 @@ class Side:
         self.proc = subprocess.Popen(command(spec, burst), cwd=ROOT, env=env, text=True,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         self.bursts = []  # tokens/s per burst
+        self.own_cores = []  # CPU seconds / wall seconds of this side during its bursts
+        self.others_cores = []  # the same for all waiting sides together during its bursts
         self.memory = None
+
+    def cpu_seconds(self):
+        """User + system CPU time of the side's process (all its threads) so far."""
+        with open("/proc/%d/stat" % self.proc.pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / TICKS
 
     def wait_burst(self):
         while True:
@@ -126,10 +140,20 @@ def main():
             sides.append(side)
         for r in range(args.warmup + args.rounds):
             order = sides if r % 2 == 0 else sides[::-1]
-            speeds = {s.name: s.go() for s in order}
+            speeds, own, others = {}, {}, {}
+            for s in order:
+                before = {x.name: x.cpu_seconds() for x in sides}
+                t0 = time.monotonic()
+                speeds[s.name] = s.go()
+                wall = time.monotonic() - t0
+                after = {x.name: x.cpu_seconds() for x in sides}
+                own[s.name] = (after[s.name] - before[s.name]) / wall
+                others[s.name] = sum(after[x.name] - before[x.name] for x in sides if x is not s) / wall
             if r >= args.warmup:
                 for s in sides:
                     s.bursts.append(speeds[s.name])
+                    s.own_cores.append(own[s.name])
+                    s.others_cores.append(others[s.name])
     finally:
         for s in sides:
             if s.proc.poll() is None:
@@ -138,18 +162,20 @@ def main():
     print("%d rounds of %d steps per side (after %d warm-up rounds), ratio = side / %s per round" % (
         args.rounds, args.burst, args.warmup, base.name))
     print()
-    print("| side | spec | tokens/s (median) | q1..q3 | ratio to %s (median) | ratio q1..q3 | peak memory per device |" % base.name)
-    print("|---|---|---|---|---|---|---|")
+    print("| side | spec | tokens/s (median) | q1..q3 | ratio to %s (median) | ratio q1..q3 | its CPU (cores) | waiting sides' CPU (cores) | peak memory per device |" % base.name)
+    print("|---|---|---|---|---|---|---|---|---|")
     for s in sides:
         q1, med, q3 = quartiles(s.bursts)
         ratios = [a / b for a, b in zip(s.bursts, base.bursts)]
         r1, rm, r3 = quartiles(ratios)
-        print("| %s | `%s` | %s | %s..%s | %.2f | %.2f..%.2f | %s |" % (
-            s.name, s.spec, f"{med:,.0f}", f"{q1:,.0f}", f"{q3:,.0f}", rm, r1, r3, s.memory or ""))
+        print("| %s | `%s` | %s | %s..%s | %.2f | %.2f..%.2f | %.2f | %.3f | %s |" % (
+            s.name, s.spec, f"{med:,.0f}", f"{q1:,.0f}", f"{q3:,.0f}", rm, r1, r3,
+            statistics.median(s.own_cores), statistics.median(s.others_cores), s.memory or ""))
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"burst": args.burst, "rounds": args.rounds, "warmup": args.warmup,
-                       "sides": {s.name: {"spec": s.spec, "tokens_per_s": s.bursts, "memory": s.memory} for s in sides}}, f)
+                       "sides": {s.name: {"spec": s.spec, "tokens_per_s": s.bursts, "own_cores": s.own_cores,
+                                          "waiting_sides_cores": s.others_cores, "memory": s.memory} for s in sides}}, f)
 
 
 if __name__ == "__main__":

@@ -31,8 +31,14 @@ final class KernelTimesTable {
         }
         double kernelMs = nanos / 1e6 / per;
         sb.append(String.format(Locale.ROOT, "| all kernels | | %.2f | %.1f%% | | |%n", kernelMs, 100 * kernelMs / stepMs));
-        sb.append(String.format(Locale.ROOT, "| outside kernels (layer code, collectives, waiting for other ranks) | | %.2f | %.1f%% | | |%n",
-                stepMs - kernelMs, 100 * (stepMs - kernelMs) / stepMs));
+        double commMs = p.commSeconds() * 1e3, waitMs = p.waitSeconds() * 1e3;
+        sb.append(String.format(Locale.ROOT, "| communication calls (collectives, sends, receives, awaits) | | %.2f | %.1f%% | | |%n",
+                commMs, 100 * commMs / stepMs));
+        sb.append(String.format(Locale.ROOT, "| of which blocked waiting (for other ranks, a message, the comm stream) | | %.2f | %.1f%% | | |%n",
+                waitMs, 100 * waitMs / stepMs));
+        double rest = stepMs - kernelMs - commMs;
+        sb.append(String.format(Locale.ROOT, "| the rest (layer code; on a shared core, descheduled there) | | %.2f | %.1f%% | | |%n",
+                rest, 100 * rest / stepMs));
         return sb.toString();
     }
 

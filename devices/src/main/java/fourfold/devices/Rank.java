@@ -53,7 +53,7 @@ public final class Rank {
      */
     public ProcessGroup group(Axis... axes) {
         EnumSet<Axis> set = Mesh.axisSet(axes);
-        return groups.computeIfAbsent(set, s -> net.group(rank, mesh.members(rank, axes), Mesh.groupName(axes)));
+        return groups.computeIfAbsent(set, s -> new TimedGroup(net.group(rank, mesh.members(rank, axes), Mesh.groupName(axes))));
     }
 
     /** The engine's handle for its own trace spans (no-ops when tracing is off). */

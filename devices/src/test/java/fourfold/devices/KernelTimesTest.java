@@ -1,9 +1,12 @@
 package fourfold.devices;
 
+import fourfold.devices.comm.ProcessGroup;
+import fourfold.devices.comm.ReduceOp;
 import org.junit.jupiter.api.Test;
 
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.stream.Collectors;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -81,6 +84,43 @@ class KernelTimesTest {
                     sum.stream().map(KernelTimes.Row::kernel).toList(), "longest first: long " + longNanos + " ns, short " + shortNanos + " ns");
             assertEquals(2, summed.get("long").calls(), "calls of both devices");
             assertEquals(5, summed.get("long").flops(), "flops of both devices");
+        }
+    }
+
+    /**
+     * Rank 1 reaches the all-reduce at least 80 ms after rank 0 is about to: rank 0's time in the call is
+     * mostly waiting, and a kernel without a loop after it is timed from the call's end.
+     */
+    @Test
+    void communicationCallsAndTheWaitingInsideThemAreTimedApart() {
+        AtomicBoolean rank0Calls = new AtomicBoolean();
+        try (Cluster cluster = new Cluster(new Mesh(2, 1, 1, 1), ClusterConfig.defaults().withMemoryPerDevice(1 << 20).withThreadsPerDevice(1))) {
+            List<long[]> out = cluster.run(rank -> {
+                KernelTimes t = new KernelTimes();
+                rank.device().setKernelTimes(t);
+                ProcessGroup dp = rank.group(Axis.DP);
+                try (DeviceMemory.Block b = rank.device().memory().allocate(64 * Float.BYTES, MemoryTag.COMM, "x")) {
+                    dp.allReduce(b.segment(), ReduceOp.SUM); // loads the classes of the collectives, which is not waiting
+                    t.measure(true);
+                    if (rank.rank() == 1) { // 80 ms after rank 0 is about to call
+                        while (!rank0Calls.get()) Thread.onSpinWait();
+                        Thread.sleep(80);
+                    }
+                    long before = System.nanoTime();
+                    if (rank.rank() == 0) rank0Calls.set(true);
+                    dp.allReduce(b.segment(), ReduceOp.SUM);
+                    long inCall = System.nanoTime() - before;
+                    rank.device().recordCompute("after", 1, 1); // no loop: timed from the all-reduce's end
+                    t.measure(false);
+                    return new long[] {t.commNanos(), t.waitNanos(), inCall, byName(t).get("after").nanos()};
+                }
+            });
+            long[] r0 = out.get(0), r1 = out.get(1);
+            assertTrue(r0[1] >= 60 * MS, "rank 0 waited for rank 1's 80 ms: " + r0[1] / 1e6 + " ms (in communication " + r0[0] / 1e6 + " ms, in the call " + r0[2] / 1e6 + " ms)");
+            assertTrue(r0[1] <= r0[0] && r0[0] <= r0[2], "waiting within communication within the call: wait " + r0[1] / 1e6
+                    + " ms, communication " + r0[0] / 1e6 + " ms, call " + r0[2] / 1e6 + " ms");
+            assertTrue(r1[1] <= r1[0], "rank 1: waiting within communication");
+            assertTrue(r0[3] < 60 * MS, "the kernel after the call does not include the wait: " + r0[3] / 1e6 + " ms");
         }
     }
 }

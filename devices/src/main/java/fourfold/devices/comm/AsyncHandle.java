@@ -1,6 +1,7 @@
 package fourfold.devices.comm;
 
 import fourfold.devices.ClusterAbortedException;
+import fourfold.devices.KernelTimes;
 import fourfold.devices.SimClock;
 
 /** The handle of an async collective: completed by the comm stream, awaited by the driver. */
@@ -41,8 +42,10 @@ public final class AsyncHandle implements CommHandle {
         synchronized (this) {
             while (!done) {
                 run.checkAborted(label);
+                long t0 = System.nanoTime();
                 try {
                     wait(RunControl.POLL_MILLIS);
+                    KernelTimes.waited(System.nanoTime() - t0);
                 } catch (InterruptedException ex) {
                     Thread.currentThread().interrupt();
                     throw new ClusterAbortedException(-1, label + ": await interrupted");

@@ -1,6 +1,7 @@
 package fourfold.devices.comm;
 
 import fourfold.devices.ClusterAbortedException;
+import fourfold.devices.KernelTimes;
 
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
@@ -72,8 +73,10 @@ public final class RunControl {
         if (f != null) throw aborted(f, where);
         long left = deadline - System.nanoTime();
         if (left <= 0) throw new CollectiveTimeoutException(timeout.message());
+        long t0 = System.nanoTime();
         try {
             TimeUnit.NANOSECONDS.timedWait(monitor, Math.min(left, TimeUnit.MILLISECONDS.toNanos(POLL_MILLIS)));
+            KernelTimes.waited(System.nanoTime() - t0);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new ClusterAbortedException(-1, where + " interrupted");

@@ -1,5 +1,6 @@
 package fourfold.devices.mpi;
 
+import fourfold.devices.KernelTimes;
 import fourfold.devices.comm.CollectiveTimeoutException;
 import fourfold.devices.comm.RunControl;
 
@@ -88,6 +89,15 @@ final class Requests implements AutoCloseable {
     /** Polls {@code done} until true, with the same abort and timeout rules as the in-process waits. */
     static void poll(RunControl run, BooleanSupplier done, String where, Supplier<String> timeout) {
         long deadline = run.deadline();
+        long t0 = System.nanoTime();
+        try {
+            pollUntil(run, done, where, timeout, deadline);
+        } finally {
+            KernelTimes.waited(System.nanoTime() - t0);
+        }
+    }
+
+    private static void pollUntil(RunControl run, BooleanSupplier done, String where, Supplier<String> timeout, long deadline) {
         for (int spins = 0; !done.getAsBoolean(); spins++) {
             run.checkAborted(where);
             if (System.nanoTime() > deadline) throw new CollectiveTimeoutException(timeout.get());

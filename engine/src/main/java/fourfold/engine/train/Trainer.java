@@ -146,9 +146,11 @@ public final class Trainer implements AutoCloseable {
 
     /**
      * Wall time per kernel over the timed steps: {@code rows} summed over all ranks (divide by
-     * ranks x steps for a per-rank, per-step mean), and the mean wall time of a timed step.
+     * ranks x steps for a per-rank, per-step mean), the mean wall time of a timed step, and the
+     * mean time per rank and step in communication calls and, of that, blocked waiting.
      */
-    public record KernelProfile(int ranks, int firstStep, int steps, double stepSeconds, List<KernelTimes.Row> rows) {}
+    public record KernelProfile(int ranks, int firstStep, int steps, double stepSeconds, List<KernelTimes.Row> rows,
+                                double commSeconds, double waitSeconds) {}
 
     /** What {@link #measureKernelTimes} measured; null when it was not asked for. */
     public KernelProfile kernelProfile() {
@@ -156,7 +158,14 @@ public final class Trainer implements AutoCloseable {
         int n = kernelTimes.length;
         double seconds = 0;
         for (int r = 0; r < n; r++) seconds += timedSteps[r] == 0 ? 0 : timedSeconds[r] / timedSteps[r];
-        return new KernelProfile(n, startStep + kernelTimesFrom + 1, timedSteps[0], seconds / n, KernelTimes.sum(Arrays.asList(kernelTimes)));
+        long comm = 0, wait = 0;
+        for (KernelTimes t : kernelTimes) {
+            comm += t.commNanos();
+            wait += t.waitNanos();
+        }
+        double perStep = 1e9 * n * Math.max(1, timedSteps[0]);
+        return new KernelProfile(n, startStep + kernelTimesFrom + 1, timedSteps[0], seconds / n, KernelTimes.sum(Arrays.asList(kernelTimes)),
+                comm / perStep, wait / perStep);
     }
 
     /** How many step directories each save keeps in the run directory (0: all). */

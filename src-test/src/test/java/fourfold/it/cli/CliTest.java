@@ -287,7 +287,14 @@ class CliTest {
             assertTrue(all.find(), what);
             double kernels = Double.parseDouble(all.group(1));
             assertTrue(kernels > 0 && kernels <= step, what + "\nkernels take part of the step, never more than all of it");
-            assertTrue(r.out().contains("| outside kernels"), what);
+            Matcher comm = Pattern.compile("\\| communication calls [^|]*\\| \\| ([\\d.]+) \\|").matcher(r.out());
+            Matcher wait = Pattern.compile("\\| of which blocked waiting [^|]*\\| \\| ([\\d.]+) \\|").matcher(r.out());
+            assertTrue(comm.find() && wait.find(), what + "\ncommunication and waiting rows");
+            double commMs = Double.parseDouble(comm.group(1)), waitMs = Double.parseDouble(wait.group(1));
+            assertTrue(waitMs <= commMs && kernels + commMs <= step * 1.0001, what + "\nwaiting is part of communication, and kernels + communication part of the step");
+            // One device has no group to talk to: its collectives are no-ops, so no time waits in them.
+            if (layout.get(1).equals("1")) assertEquals(0.0, waitMs, what + "\na single device never waits");
+            assertTrue(r.out().contains("| the rest (layer code"), what);
         }
     }
 
