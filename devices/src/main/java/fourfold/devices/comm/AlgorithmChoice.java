@@ -65,14 +65,19 @@ record AlgorithmChoice(CollectiveAlgorithm forced, long oneShotBytes, long twoSh
 
     CollectiveAlgorithm allReduce(long bytes) {
         if (forced != null) return forced;
-        if (bytes <= oneShotBytes) return CollectiveAlgorithm.ONE_SHOT;
-        return bytes <= twoShotBytes ? CollectiveAlgorithm.TWO_SHOT : CollectiveAlgorithm.RING;
+        if (upTo(bytes, oneShotBytes)) return CollectiveAlgorithm.ONE_SHOT;
+        return upTo(bytes, twoShotBytes) ? CollectiveAlgorithm.TWO_SHOT : CollectiveAlgorithm.RING;
     }
 
     /** For reduce-scatter and all-gather. */
     CollectiveAlgorithm scatterOrGather(long bytes) {
         if (forced != null) return forced == CollectiveAlgorithm.RING ? forced : CollectiveAlgorithm.DIRECT;
-        return bytes <= twoShotBytes ? CollectiveAlgorithm.DIRECT : CollectiveAlgorithm.RING;
+        return upTo(bytes, twoShotBytes) ? CollectiveAlgorithm.DIRECT : CollectiveAlgorithm.RING;
+    }
+
+    /** A threshold of 0 turns its algorithm off, empty messages included. */
+    private static boolean upTo(long bytes, long threshold) {
+        return threshold > 0 && bytes <= threshold;
     }
 
     /** A threshold: 0 (never) or a size such as 65536 or 64k. */
