@@ -21,8 +21,14 @@ import java.util.function.UnaryOperator;
  * @param forced null for auto
  */
 record AlgorithmChoice(CollectiveAlgorithm forced, long oneShotBytes, long twoShotBytes) {
+    /**
+     * Off: one-shot meets as often as two-shot (more, beyond 4 members, where the ring-sized
+     * staging takes several rounds) and reduces the whole buffer on every member, so on these
+     * hosts it never beat two-shot (docs/design-notes.md). It stays for forcing and for tuning.
+     */
     static final long DEFAULT_ONE_SHOT_BYTES = 0;
-    static final long DEFAULT_TWO_SHOT_BYTES = 1 << 20;
+    /** Covers the presets' tensor-parallel activations; larger messages keep the ring until a quiet host has measured where two-shot stops paying. */
+    static final long DEFAULT_TWO_SHOT_BYTES = 4L << 20;
 
     static final String ALGORITHM = "fourfold.comm.algorithm";
     static final String ONE_SHOT_BYTES = "fourfold.comm.oneShotBytes";
