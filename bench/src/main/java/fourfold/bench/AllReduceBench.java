@@ -1,6 +1,7 @@
 package fourfold.bench;
 
 import fourfold.devices.Axis;
+import fourfold.devices.Bytes;
 import fourfold.devices.Cluster;
 import fourfold.devices.ClusterConfig;
 import fourfold.devices.DeviceMemory;
@@ -36,8 +37,10 @@ import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.TimeUnit;
 
 /**
- * In-process ring all-reduce (SUM, float32) of 1 MiB and 64 MiB across 2, 4 and 8 devices with one
- * worker thread each, next to a single-thread memcpy of 64 MiB measured in the same run.
+ * In-process all-reduce (AVG, float32) across 2, 4 and 8 devices with one worker thread each, by
+ * each algorithm ({@code auto}, {@code ring}, {@code oneshot}, {@code twoshot}: what
+ * {@code -Dfourfold.comm.algorithm} forces), next to a single-thread memcpy of 64 MiB measured in
+ * the same run.
  *
  * <p>Bandwidths as nccl-tests defines them: algbw = S / t, busbw = algbw * 2(n-1)/n (the bytes
  * each rank must move, so busbw is comparable across n). Run {@link #main} to get them printed:
@@ -45,6 +48,9 @@ import java.util.concurrent.TimeUnit;
  * java --add-modules=jdk.incubator.vector --enable-native-access=ALL-UNNAMED -cp bench/target/benchmarks.jar \
  *      fourfold.bench.AllReduceBench [JMH options]
  * </pre>
+ * The small messages, where the algorithms differ, at 8 ranks:
+ * {@code -p devices=8 -p size=4k,64k,256k,1m}. {@code auto} follows the thresholds of the forked
+ * JVM: set them with {@code -jvmArgsAppend -Dfourfold.comm.twoShotBytes=...}.
  * Each rank's driver thread stays inside one {@code Cluster.run} for the whole trial and waits
  * at a barrier between operations, so thread start-up is not measured; the barrier hand-off is.
  */
@@ -63,8 +69,11 @@ public class AllReduceBench {
     public static class Ring {
         @Param({"2", "4", "8"})
         public int devices;
-        @Param({"1", "64"})
-        public int mib;
+        /** Buffer size: bytes, or with a k, m or g suffix. */
+        @Param({"1m", "64m"})
+        public String size;
+        @Param({"auto", "ring", "oneshot", "twoshot"})
+        public String algorithm;
 
         Cluster cluster;
         CyclicBarrier start;
@@ -74,7 +83,8 @@ public class AllReduceBench {
 
         @Setup(Level.Trial)
         public void setup() {
-            long bytes = mib * MIB;
+            long bytes = Bytes.parse(size);
+            System.setProperty("fourfold.comm.algorithm", algorithm); // read when the cluster's interconnect is made; this fork runs one trial
             cluster = new Cluster(new Mesh(devices, 1, 1, 1), ClusterConfig.defaults()
                     .withMemoryPerDevice(bytes + 16 * MIB).withThreadsPerDevice(1).withCollectiveTimeout(Duration.ofMinutes(10)));
             start = new CyclicBarrier(devices + 1);
@@ -147,14 +157,15 @@ public class AllReduceBench {
         double after = memcpyGBps(new Runner(new OptionsBuilder().parent(cli).include(name + "\\.memcpy64MiB").build()).run());
         double memcpy = (before + after) / 2;
         System.out.printf(Locale.ROOT, "%nmemcpy 64 MiB, 1 thread: %.2f GB/s before, %.2f GB/s after the all-reduces, mean %.2f GB/s%n", before, after, memcpy);
-        System.out.printf(Locale.ROOT, "%-8s %-7s %14s %12s %12s %16s%n", "devices", "size", "median ms/op", "algbw GB/s", "busbw GB/s", "busbw / memcpy");
+        System.out.printf(Locale.ROOT, "%-8s %-10s %-9s %14s %12s %12s %16s%n", "devices", "size", "algorithm", "median ms/op", "algbw GB/s", "busbw GB/s", "busbw / memcpy");
         for (RunResult r : results) {
             int n = Integer.parseInt(r.getParams().getParam("devices"));
-            int mib = Integer.parseInt(r.getParams().getParam("mib"));
+            long bytes = Bytes.parse(r.getParams().getParam("size"));
             double ms = median(r);
-            double algbw = mib * MIB / (ms * 1e-3) / 1e9;
+            double algbw = bytes / (ms * 1e-3) / 1e9;
             double busbw = algbw * 2 * (n - 1) / n;
-            System.out.printf(Locale.ROOT, "%-8d %-7s %14.3f %12.2f %12.2f %15.0f%%%n", n, mib + " MiB", ms, algbw, busbw, 100 * busbw / memcpy);
+            System.out.printf(Locale.ROOT, "%-8d %-10s %-9s %14.4f %12.2f %12.2f %15.0f%%%n", n, Bytes.format(bytes), r.getParams().getParam("algorithm"),
+                    ms, algbw, busbw, 100 * busbw / memcpy);
         }
     }
 

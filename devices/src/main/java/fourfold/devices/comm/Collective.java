@@ -33,10 +33,11 @@ final class Collective {
     final RunControl run;
     final String label;
     final Endpoint me;
-    private final InProcessGroup group;
-    private final Op op;
-    private final int i;
-    private final int n;
+    final InProcessGroup group;
+    final Op op;
+    /** This member's index in the group, and the group's size. */
+    final int i;
+    final int n;
     private final long sliceFloats;
     /** This member's simulated time: its start, then the end of each step it has taken. */
     double time;
@@ -283,8 +284,6 @@ final class Collective {
 
     /** The message of a timed-out wait: the operation, who waited for whom, and who never arrived. */
     String timeoutMessage(Endpoint.Signal s, int peer) {
-        List<Integer> missing = new ArrayList<>();
-        for (Endpoint e : op.ep) if (!e.arrived()) missing.add(group.globalRank(e.member));
         String what = switch (s) {
             case ARRIVED -> "to join";
             case POSTED, DIRECT -> "to send its data";
@@ -292,8 +291,19 @@ final class Collective {
             case READY -> "to finish its reduce-scatter phase";
         };
         String whom = peer >= 0 ? "rank " + group.globalRank(peer) : "the other members";
-        return label + ": rank " + group.globalRank(i) + " waited " + run.timeoutText() + " for " + whom + " " + what
-                + (missing.isEmpty() ? "; every member joined, so a peer stopped part-way"
-                : "; rank(s) " + missing + " never joined this collective (skipped it, or called collectives in another order)");
+        return label + ": rank " + group.globalRank(i) + " waited " + run.timeoutText() + " for " + whom + " " + what + missing();
+    }
+
+    /** The same for a wait at a {@link Rendezvous}: {@code members} (group-local) had not reached it. */
+    String timeoutMessage(List<Integer> members, String what) {
+        List<Integer> ranks = members.stream().map(group::globalRank).toList();
+        return label + ": rank " + group.globalRank(i) + " waited " + run.timeoutText() + " for rank(s) " + ranks + " " + what + missing();
+    }
+
+    private String missing() {
+        List<Integer> missing = new ArrayList<>();
+        for (Endpoint e : op.ep) if (!e.arrived()) missing.add(group.globalRank(e.member));
+        return missing.isEmpty() ? "; every member joined, so a peer stopped part-way"
+                : "; rank(s) " + missing + " never joined this collective (skipped it, or called collectives in another order)";
     }
 }

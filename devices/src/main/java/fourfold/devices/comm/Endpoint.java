@@ -6,9 +6,12 @@ import java.lang.foreign.MemorySegment;
 
 /**
  * One member's side of one collective: what its peers may write into and the counters they
- * synchronize on. Everything is pushed: a member writes into its successor's staging slots (ring
- * reduce-scatter) or straight into a peer's buffer (all-gather, broadcast, all-to-all), and never
- * reads another member's memory, so a member that has finished can free its staging at once.
+ * synchronize on. In the ring, chain and pairwise algorithms everything is pushed: a member writes
+ * into its successor's staging slots (ring reduce-scatter) or straight into a peer's buffer
+ * (all-gather, broadcast, all-to-all), and never reads another member's memory, so a member that
+ * has finished can free its staging at once. The direct algorithms ({@link DirectCollective}) also
+ * read the buffer a peer published in {@link #target}, and synchronize at the {@link Op}'s
+ * {@link Rendezvous} instead of these counters; staging stays private to its owner there.
  *
  * <p>Each counter has one writer. Counters are volatile for a lock-free fast path; writes happen
  * under this object's lock and wake waiters. Values written before a post (step times, slots)

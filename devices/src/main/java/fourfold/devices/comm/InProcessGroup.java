@@ -89,13 +89,21 @@ public final class InProcessGroup implements ProcessGroup {
     }
 
     private Plan allReducePlan(MemorySegment buf, ReduceOp op, long count) {
-        long ownAt = ProcessGroup.chunk(count, size(), rank).start() * Float.BYTES;
-        return new Plan(new OpDesc(CommKind.ALL_REDUCE, count, op, -1), buf, true, false, c -> {
-            c.reduceScatterRing(buf, buf, ownAt, op);
-            c.me.freeStaging();
-            c.me.markReady(); // my predecessor may now overwrite the chunks I was reading
-            c.allGatherRing(buf, ownAt, buf, size() - 1);
-        });
+        OpDesc desc = new OpDesc(CommKind.ALL_REDUCE, count, op, -1);
+        CollectiveAlgorithm algorithm = net.algorithms().allReduce(count * Float.BYTES);
+        return switch (algorithm) {
+            case ONE_SHOT -> new Plan(desc, algorithm, buf, true, true, c -> new DirectCollective(c).allReduceOneShot(buf, op));
+            case TWO_SHOT -> new Plan(desc, algorithm, buf, true, true, c -> new DirectCollective(c).allReduceTwoShot(buf, op));
+            default -> {
+                long ownAt = ProcessGroup.chunk(count, size(), rank).start() * Float.BYTES;
+                yield new Plan(desc, algorithm, buf, true, false, c -> {
+                    c.reduceScatterRing(buf, buf, ownAt, op);
+                    c.me.freeStaging();
+                    c.me.markReady(); // my predecessor may now overwrite the chunks I was reading
+                    c.allGatherRing(buf, ownAt, buf, size() - 1);
+                });
+            }
+        };
     }
 
     @Override
@@ -119,8 +127,12 @@ public final class InProcessGroup implements ProcessGroup {
             copyIfDistinct(input, output);
             return null;
         }
-        return new Plan(new OpDesc(CommKind.REDUCE_SCATTER, count, op, -1), null, true, true,
-                c -> c.reduceScatterRing(input, output, 0, op));
+        OpDesc desc = new OpDesc(CommKind.REDUCE_SCATTER, count, op, -1);
+        CollectiveAlgorithm algorithm = net.algorithms().scatterOrGather(count * Float.BYTES);
+        if (algorithm == CollectiveAlgorithm.DIRECT) {
+            return new Plan(desc, algorithm, input, true, true, c -> new DirectCollective(c).reduceScatter(output, op));
+        }
+        return new Plan(desc, algorithm, null, true, true, c -> c.reduceScatterRing(input, output, 0, op));
     }
 
     @Override
@@ -144,10 +156,13 @@ public final class InProcessGroup implements ProcessGroup {
             copyIfDistinct(input, output);
             return null;
         }
-        return new Plan(new OpDesc(CommKind.ALL_GATHER, count, null, -1), output, false, true, c -> {
+        CollectiveAlgorithm algorithm = net.algorithms().scatterOrGather(count * Float.BYTES);
+        boolean direct = algorithm == CollectiveAlgorithm.DIRECT;
+        return new Plan(new OpDesc(CommKind.ALL_GATHER, count, null, -1), algorithm, output, false, true, c -> {
             MemorySegment slot = output.asSlice(mine.start() * Float.BYTES, mine.length() * Float.BYTES);
             copyIfDistinct(input, slot);
-            c.allGatherRing(input, 0, output, 0);
+            if (direct) new DirectCollective(c).allGather(input);
+            else c.allGatherRing(input, 0, output, 0);
         });
     }
 
@@ -156,7 +171,7 @@ public final class InProcessGroup implements ProcessGroup {
         long count = floats("broadcast", buf, "buffer");
         GroupChecks.broadcastRoot(this, root);
         if (size() == 1) return;
-        runSync(new Plan(new OpDesc(CommKind.BROADCAST, count, null, root), buf, false, true, c -> c.broadcastChain(buf, root)));
+        runSync(new Plan(new OpDesc(CommKind.BROADCAST, count, null, root), CollectiveAlgorithm.CHAIN, buf, false, true, c -> c.broadcastChain(buf, root)));
     }
 
     @Override
@@ -168,13 +183,13 @@ public final class InProcessGroup implements ProcessGroup {
             copyIfDistinct(input, output);
             return;
         }
-        runSync(new Plan(new OpDesc(CommKind.ALL_TO_ALL, count, null, -1), output, false, true, c -> c.allToAllPairwise(input, output)));
+        runSync(new Plan(new OpDesc(CommKind.ALL_TO_ALL, count, null, -1), CollectiveAlgorithm.PAIRWISE, output, false, true, c -> c.allToAllPairwise(input, output)));
     }
 
     @Override
     public void barrier() {
         if (size() == 1) return;
-        runSync(new Plan(new OpDesc(CommKind.BARRIER, 0, null, -1), null, false, true, Collective::barrier));
+        runSync(new Plan(new OpDesc(CommKind.BARRIER, 0, null, -1), CollectiveAlgorithm.ARRIVALS, null, false, true, Collective::barrier));
     }
 
     // ---- point-to-point ---------------------------------------------------------------------
@@ -248,8 +263,11 @@ public final class InProcessGroup implements ProcessGroup {
 
     // ---- execution --------------------------------------------------------------------------
 
-    /** One collective as this member will run it: what it asks for, what peers write into, the data movement. */
-    private record Plan(OpDesc desc, MemorySegment target, boolean staging, boolean readyAtArrival, Body body) {}
+    /**
+     * One collective as this member will run it: what it asks for, which algorithm moves the bytes,
+     * what peers write into (or, for the direct algorithms, read from), the data movement.
+     */
+    private record Plan(OpDesc desc, CollectiveAlgorithm algorithm, MemorySegment target, boolean staging, boolean readyAtArrival, Body body) {}
 
     @FunctionalInterface
     private interface Body {
@@ -316,7 +334,7 @@ public final class InProcessGroup implements ProcessGroup {
         net.stats().record(global, name(), p.desc.kind(), c.sent, c.received);
         if (net.trace().enabled()) net.trace().span(global, lane, p.desc.kind().label() + " " + name() + " " + Bytes.format(count * Float.BYTES),
                 start, c.time, wallStart, System.nanoTime(),
-                Map.of("group", name(), "count", count, "bytes sent", c.sent, "bytes received", c.received));
+                Map.of("group", name(), "count", count, "bytes sent", c.sent, "bytes received", c.received, "algorithm", p.algorithm.label()));
         return c.time;
     }
 

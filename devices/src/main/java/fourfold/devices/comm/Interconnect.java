@@ -24,17 +24,24 @@ public final class Interconnect implements Network {
     private final CommStats stats;
     private final Trace trace;
     private final long sliceFloats;
+    private final AlgorithmChoice algorithms;
     private final ConcurrentHashMap<String, GroupState> groups = new ConcurrentHashMap<>();
     private final CommStream[] streams;
     private volatile RunControl run;
 
+    /** Algorithms as {@code -Dfourfold.comm.*} choose them (see {@link AlgorithmChoice}); a bad value fails here, naming the property. */
     public Interconnect(List<Device> devices, Topology topology, CommStats stats, Trace trace, long sliceBytes) {
+        this(devices, topology, stats, trace, sliceBytes, AlgorithmChoice.fromSystemProperties());
+    }
+
+    Interconnect(List<Device> devices, Topology topology, CommStats stats, Trace trace, long sliceBytes, AlgorithmChoice algorithms) {
         if (sliceBytes < Float.BYTES) throw new IllegalArgumentException("slice must hold at least one float, got " + sliceBytes + " bytes");
         this.devices = devices.toArray(Device[]::new);
         this.topology = topology;
         this.stats = stats;
         this.trace = trace;
         this.sliceFloats = sliceBytes / Float.BYTES;
+        this.algorithms = algorithms;
         this.streams = new CommStream[this.devices.length];
     }
 
@@ -66,6 +73,10 @@ public final class Interconnect implements Network {
 
     long sliceFloats() {
         return sliceFloats;
+    }
+
+    AlgorithmChoice algorithms() {
+        return algorithms;
     }
 
     /** The current run, or an error naming {@code what} when called outside one. */

@@ -9,6 +9,8 @@ final class Op {
     /** Group-local rank of the member that arrived first (named in mismatch errors). */
     final int creator;
     final Endpoint[] ep;
+    /** The barriers of the direct algorithms (the ring synchronizes through the endpoints alone). */
+    final Rendezvous rendezvous;
     private final AtomicInteger left = new AtomicInteger();
 
     Op(long seq, OpDesc desc, int creator, int size) {
@@ -16,6 +18,7 @@ final class Op {
         this.desc = desc;
         this.creator = creator;
         this.ep = new Endpoint[size];
+        this.rendezvous = new Rendezvous(size);
         int steps = 2 * (size - 1);
         for (int i = 0; i < size; i++) ep[i] = new Endpoint(i, steps);
     }
