@@ -1,6 +1,7 @@
 package fourfold.cli;
 
 import fourfold.devices.DeviceOutOfMemoryError;
+import fourfold.devices.comm.Interconnect;
 import fourfold.engine.UserError;
 import fourfold.engine.kernels.Gemm;
 import picocli.CommandLine;
@@ -40,6 +41,11 @@ public final class Main implements Runnable {
             Gemm.machineKernels(); // reads the -Dfourfold.gemm.* tuning options: a bad one is reported here, once
         } catch (ExceptionInInitializerError e) {
             return handle(e, cl);
+        }
+        try {
+            Interconnect.checkOptions(); // the -Dfourfold.comm.* collective algorithm options
+        } catch (IllegalArgumentException e) {
+            return handle(new UserError(e.getMessage()), cl);
         }
         try {
             return cl.execute(args);

@@ -34,6 +34,16 @@ public final class Interconnect implements Network {
         this(devices, topology, stats, trace, sliceBytes, AlgorithmChoice.fromSystemProperties());
     }
 
+    /**
+     * Reads the {@code -Dfourfold.comm.*} options now, so that a program can report a bad one
+     * before it starts anything.
+     *
+     * @throws IllegalArgumentException naming the property, what it must be and what it was
+     */
+    public static void checkOptions() {
+        AlgorithmChoice.fromSystemProperties();
+    }
+
     Interconnect(List<Device> devices, Topology topology, CommStats stats, Trace trace, long sliceBytes, AlgorithmChoice algorithms) {
         if (sliceBytes < Float.BYTES) throw new IllegalArgumentException("slice must hold at least one float, got " + sliceBytes + " bytes");
         this.devices = devices.toArray(Device[]::new);

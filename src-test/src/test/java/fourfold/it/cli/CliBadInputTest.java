@@ -309,6 +309,8 @@ class CliBadInputTest {
                 {"-Dfourfold.gemm.kc=0", "-Dfourfold.gemm.kc must be a positive integer, got '0'"},
                 {"-Dfourfold.gemm.tile=8x8", "-Dfourfold.gemm.tile must be 6x2 or 4x4, got '8x8'"},
                 {"-Dfourfold.vectorBits=64", "-Dfourfold.vectorBits must be 128, 256 or 512, got '64'"},
+                {"-Dfourfold.comm.algorithm=tree", "-Dfourfold.comm.algorithm must be auto, ring, oneshot or twoshot, got 'tree'"},
+                {"-Dfourfold.comm.twoShotBytes=lots", "-Dfourfold.comm.twoShotBytes must be a size in bytes"},
         };
         for (Object[] c : cases) {
             String m = error(Cli.runInNewJvm(List.of((String) c[0]), "--version"));
