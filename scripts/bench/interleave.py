@@ -40,6 +40,9 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 JAVA_FLAGS = ["--add-modules=jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
               "--sun-misc-unsafe-memory-access=allow", "--add-exports=java.base/jdk.internal.ref=ALL-UNNAMED",
               "-Dchronicle.analytics.disable=true"]
+# as ./fourfold does on machines of up to 4 cores: enough JIT compiler threads for many-device layouts
+if (os.cpu_count() or 1) <= 4:
+    JAVA_FLAGS.append("-XX:CICompilerCount=4")
 
 
 def java_home():

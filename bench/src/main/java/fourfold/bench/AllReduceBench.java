@@ -58,9 +58,10 @@ import java.util.concurrent.TimeUnit;
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
 @Warmup(iterations = 5, time = 2) // 8 ranks on a few cores need ~5 s before the Vector API reduction is compiled
 @Measurement(iterations = 5, time = 2)
+// CICompilerCount=4: with more devices than cores the rank threads starve the JIT (see ./fourfold)
 @Fork(value = 1, jvmArgsAppend = {"--add-modules=jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
         "--sun-misc-unsafe-memory-access=allow", "--add-exports=java.base/jdk.internal.ref=ALL-UNNAMED",
-        "-Dchronicle.analytics.disable=true", "-Xmx2g"})
+        "-Dchronicle.analytics.disable=true", "-XX:CICompilerCount=4", "-Xmx2g"})
 public class AllReduceBench {
     static final long MIB = 1 << 20;
 

@@ -40,9 +40,10 @@ import java.util.concurrent.TimeUnit;
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
 @Warmup(iterations = 3, time = 4) // JIT: a tiny step reaches full speed after ~50 steps
 @Measurement(iterations = 5, time = 4)
+// CICompilerCount=4: with more devices than cores the rank threads starve the JIT (see ./fourfold)
 @Fork(value = 1, jvmArgsAppend = {"--add-modules=jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
         "--sun-misc-unsafe-memory-access=allow", "--add-exports=java.base/jdk.internal.ref=ALL-UNNAMED",
-        "-Dchronicle.analytics.disable=true", "-Xmx4g", "-Dbatch=16"})
+        "-Dchronicle.analytics.disable=true", "-XX:CICompilerCount=4", "-Xmx4g", "-Dbatch=16"})
 @State(Scope.Benchmark)
 public class LayoutBench {
     /** Layouts in `train --layout` shorthand; "single" is the one-device reference. */
